@@ -1,0 +1,39 @@
+"""dllab.core: the lab's Trainer, Module and Classifier, metrics, data utilities and CLI.
+
+Heavy names (anything that imports torch or lightning) load lazily on first access, so
+``import dllab.core`` and ``dllab --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Module": "dllab.core.module",
+    "Classifier": "dllab.core.module",
+    "Trainer": "dllab.core.trainer",
+    "DataModule": "dllab.core.data.datamodule",
+    "TensorDataModule": "dllab.core.data.datamodule",
+    "data_root": "dllab.core.data.datamodule",
+    "NonFiniteLossError": "dllab.core.callbacks",
+    "CheckpointError": "dllab.core.checkpoint",
+    "load_checkpoint": "dllab.core.checkpoint",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dllab.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

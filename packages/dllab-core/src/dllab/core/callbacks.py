@@ -1,0 +1,162 @@
+"""Lightning callbacks behind dllab's Trainer defaults.
+
+- ``NonFiniteLossGuard`` stops training on a NaN/inf loss, before the bad update is applied.
+- ``EpochSeed`` reseeds every RNG at each epoch start, so a resumed run replays exactly.
+- ``Curves`` draws training and validation curves to ``curves.png`` (d2l's ProgressBoard).
+- ``RunSummary`` writes the final metrics to ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from dllab.core.runs import write_summary
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class NonFiniteLossGuard(Callback):
+    """Raise ``NonFiniteLossError`` naming the epoch and step when the loss is not finite.
+
+    The check runs in ``on_before_backward``, so the optimizer never applies the bad step and
+    ``last.ckpt`` still holds the last good epoch.
+    """
+
+    def on_before_backward(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, loss: Tensor
+    ) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"training loss is {value} at epoch {trainer.current_epoch}, "
+                f"global step {trainer.global_step}: lower the learning rate or check the inputs"
+            )
+
+
+class EpochSeed(Callback):
+    """Seed python, numpy and torch with ``seed + epoch`` at each training epoch start.
+
+    Randomness inside an epoch (dropout, augmentation) then depends only on the seed and the
+    epoch number, so resuming from an epoch-end checkpoint reproduces the uninterrupted run.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        L.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)
+
+
+def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        if (isinstance(value, Tensor) and value.numel() == 1) or isinstance(value, int | float):
+            out[key] = float(value)
+    return out
+
+
+class Curves(Callback):
+    """Draw per-epoch metric curves to ``<run>/curves.png``, like d2l's ProgressBoard.
+
+    Losses go on the left axes and everything else (accuracy, perplexity...) on the right.
+    Drawing costs a fraction of a second, so an epoch-end redraw is skipped while plotting
+    would exceed ``max_overhead`` of the elapsed training time; the final epoch is always drawn.
+    """
+
+    def __init__(self, filename: str = "curves.png", max_overhead: float = 0.03) -> None:
+        self.filename = filename
+        self.max_overhead = max_overhead
+        self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._start = 0.0
+        self._plot_seconds = 0.0
+        self.path: Path | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+        log_dir = trainer.log_dir or trainer.default_root_dir
+        self.path = Path(log_dir) / self.filename
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch + 1
+        for key, value in _scalar_metrics(trainer.callback_metrics).items():
+            if key.endswith("_step"):
+                continue
+            series = self.history[key.removesuffix("_epoch")]
+            if series and series[-1][0] == epoch:
+                series[-1] = (epoch, value)
+            else:
+                series.append((epoch, value))
+        last_epoch = epoch >= (trainer.max_epochs or epoch) or trainer.should_stop
+        elapsed = time.perf_counter() - self._start
+        if last_epoch or self._plot_seconds <= self.max_overhead * elapsed:
+            self.draw()
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and self.history:
+            self.draw()
+
+    def draw(self) -> Path | None:
+        """Render the collected history now; returns the PNG path."""
+        if self.path is None or not self.history:
+            return None
+        tic = time.perf_counter()
+        plot_history(self.history, self.path)
+        self._plot_seconds += time.perf_counter() - tic
+        return self.path
+
+
+def plot_history(history: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    """Plot ``{metric: [(epoch, value), ...]}``: losses left, other metrics right."""
+    from dllab.core.plotting import new_figure, save_figure
+
+    fig, ax = new_figure(figsize=(5.5, 3.5))
+    right = None
+    styles = {"train": "-", "val": "--", "test": ":"}
+    for key, points in sorted(history.items()):
+        xs, ys = zip(*points, strict=True)
+        style = styles.get(key.split("_", 1)[0], "-.")
+        if "loss" in key:
+            ax.plot(xs, ys, style, marker="o", markersize=3, label=key)
+        else:
+            right = right or ax.twinx()
+            right.plot(xs, ys, style, marker="s", markersize=3, color="tab:green", label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    handles, labels = ax.get_legend_handles_labels()
+    if right is not None:
+        right.set_ylabel("metric")
+        more = right.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+class RunSummary(Callback):
+    """Write the final scalar metrics and the run folder to ``summary.json`` at fit end."""
+
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {}
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.log_dir is None:
+            return
+        metrics = {k: v for k, v in _scalar_metrics(trainer.callback_metrics).items()}
+        self.summary = {
+            **{k.removesuffix("_epoch"): v for k, v in metrics.items() if not k.endswith("_step")},
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "run_dir": str(trainer.log_dir),
+        }
+        write_summary(trainer.log_dir, self.summary)

@@ -1,0 +1,1 @@
+"""The ``dllab`` command line: the root app, shared options and core commands."""

@@ -1,0 +1,1 @@
+"""Fundamentals: regression, softmax, MLP and dropout, from scratch and concise."""

@@ -1,0 +1,109 @@
+"""Test helpers shared by every dllab package.
+
+- ``BoringModel`` / ``BoringDataModule``: a tiny regression model and data (Lightning's idea).
+- ``quick_trainer(tmp_path)``: a CPU Trainer with few steps, no progress bar, writing to tmp.
+- ``assert_close_to_reference``: ``torch.testing``-style check that reports max abs/rel error.
+- ``run_script``: run a notebook or example file as ``__main__`` in a folder, quick mode on.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+from contextlib import chdir
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from dllab.core.data.datamodule import TensorDataModule
+from dllab.core.module import Module
+from torch import Tensor, nn
+
+
+class BoringModel(Module):
+    """Linear regression with a fixed-size input; learns ``BoringDataModule`` quickly."""
+
+    def __init__(self, in_features: int = 8, lr: float = 0.05) -> None:
+        super().__init__(lr=lr)
+        self.save_hyperparameters()
+        self.net = nn.Linear(in_features, 1)
+
+
+class BoringDataModule(TensorDataModule):
+    """``y = X @ w + 0.1 * noise`` with a seeded ``w``; 256 samples by default."""
+
+    def __init__(
+        self, n: int = 256, in_features: int = 8, batch_size: int = 32, seed: int = 0
+    ) -> None:
+        super().__init__(batch_size=batch_size, seed=seed)
+        self.n, self.in_features = n, in_features
+
+    def build(self) -> tuple[Tensor, Tensor]:
+        g = torch.Generator().manual_seed(self.seed)
+        X = torch.randn(self.n, self.in_features, generator=g)
+        w = torch.randn(self.in_features, 1, generator=g)
+        return X, X @ w + 0.1 * torch.randn(self.n, 1, generator=g)
+
+
+def quick_trainer(tmp_path: str | os.PathLike[str], max_epochs: int = 2, **kwargs: Any):
+    """A dllab ``Trainer`` for tests: CPU, no progress bar, runs under ``tmp_path``."""
+    from dllab.core.trainer import Trainer
+
+    defaults: dict[str, Any] = {
+        "runs_dir": Path(tmp_path) / "runs",
+        "progress_bar": False,
+        "accelerator": "cpu",
+        "name": "test",
+    }
+    defaults.update(kwargs)
+    return Trainer(max_epochs=max_epochs, **defaults)
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def assert_close_to_reference(
+    actual: Any, expected: Any, atol: float = 1e-6, rtol: float = 0.0, name: str = "value"
+) -> tuple[float, float]:
+    """Assert ``|actual - expected| <= atol + rtol * |expected|`` element-wise.
+
+    Returns ``(max_abs_err, max_rel_err)`` and names both in the failure message.
+    """
+    a, e = _as_array(actual), _as_array(expected)
+    if a.shape != e.shape:
+        raise AssertionError(f"{name}: shape {a.shape} != reference shape {e.shape}")
+    if not np.array_equal(np.isnan(a), np.isnan(e)):
+        raise AssertionError(f"{name}: NaNs differ from the reference")
+    diff = np.abs(np.nan_to_num(a) - np.nan_to_num(e))
+    max_abs = float(diff.max(initial=0.0))
+    rel = diff / np.maximum(np.abs(np.nan_to_num(e)), np.finfo(np.float64).tiny)
+    max_rel = float(rel.max(initial=0.0))
+    ok = diff <= atol + rtol * np.abs(np.nan_to_num(e))
+    if not ok.all():
+        raise AssertionError(
+            f"{name}: {int((~ok).sum())}/{ok.size} elements differ from the reference; "
+            f"max abs err {max_abs:.3e}, max rel err {max_rel:.3e} (atol={atol}, rtol={rtol})"
+        )
+    return max_abs, max_rel
+
+
+def run_script(
+    path: str | os.PathLike[str], cwd: str | os.PathLike[str], quick: bool = True
+) -> dict:
+    """Run a notebook/script file as ``__main__`` inside ``cwd``; returns its globals."""
+    path = Path(path).resolve()
+    old = os.environ.get("DLLAB_QUICK")
+    if quick:
+        os.environ["DLLAB_QUICK"] = "1"
+    try:
+        with chdir(cwd):
+            return runpy.run_path(str(path), run_name="__main__")
+    finally:
+        if old is None:
+            os.environ.pop("DLLAB_QUICK", None)
+        else:
+            os.environ["DLLAB_QUICK"] = old
