@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from dllab.core.runs import write_summary
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
+
+from dllab.core.runs import write_summary
 
 
 class NonFiniteLossError(RuntimeError):

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
+
 from dllab.core.data.datamodule import TensorDataModule
 from dllab.core.module import Module
-from torch import Tensor, nn
 
 
 class BoringModel(Module):

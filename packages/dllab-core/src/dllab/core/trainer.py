@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
 from dllab.core.callbacks import Curves, EpochSeed, NonFiniteLossGuard, RunSummary
 from dllab.core.checkpoint import check_checkpoint_file
 from dllab.core.runs import latest_run_dir
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
 
 
 class Trainer(L.Trainer):
