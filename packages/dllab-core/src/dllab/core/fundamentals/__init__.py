@@ -1,1 +1,69 @@
-"""Fundamentals: regression, softmax, MLP and dropout, from scratch and concise."""
+"""Fundamentals: regression, softmax, MLP and dropout, from scratch and concise.
+
+- ``functional``: stable ``softmax``/``log_softmax``/``cross_entropy`` (and the naive
+  ``softmax_naive``), ``relu``/``sigmoid``/``tanh`` with derivatives, ``dropout_layer``,
+  Xavier initialization.
+- ``models``: ``LinearRegression``, ``SoftmaxRegression`` and ``MLP``, each with a
+  ``*Scratch`` twin, and ``copy_scratch_weights`` to prove a pair equal.
+
+Names load lazily, so importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_FUNCTIONAL = "dllab.core.fundamentals.functional"
+_MODELS = "dllab.core.fundamentals.models"
+
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "cross_entropy",
+            "cross_entropy_unchecked",
+            "dropout_layer",
+            "fan_in_and_fan_out",
+            "log_softmax",
+            "relu",
+            "relu_grad",
+            "sigmoid",
+            "sigmoid_grad",
+            "softmax",
+            "softmax_naive",
+            "tanh",
+            "tanh_grad",
+            "xavier_normal_",
+            "xavier_uniform_",
+        ],
+        _FUNCTIONAL,
+    ),
+    **dict.fromkeys(
+        [
+            "LinearRegression",
+            "LinearRegressionScratch",
+            "MLP",
+            "MLPScratch",
+            "SoftmaxRegression",
+            "SoftmaxRegressionScratch",
+            "copy_scratch_weights",
+            "flatten_inputs",
+        ],
+        _MODELS,
+    ),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dllab.core.fundamentals' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
