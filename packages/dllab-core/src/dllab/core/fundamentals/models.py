@@ -16,7 +16,6 @@ rejected at the door. Follows chapters 3-5 of Dive into Deep Learning (d2l.ai).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -24,6 +23,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dllab.core.fundamentals.checks import (
+    check_count,
+    check_dropout,
+    check_hiddens,
+    check_sigma,
+    flatten_inputs,
+    regression_targets,
+)
 from dllab.core.fundamentals.functional import (
     cross_entropy_unchecked,
     dropout_layer,
@@ -45,95 +52,6 @@ __all__ = [
 ]
 
 
-# ---- argument and input checks ---------------------------------------------------------------
-def _check_count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_sigma(sigma: Any) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float):
-        raise TypeError(f"sigma must be a number, got {type(sigma).__name__}")
-    if not 0 < sigma < math.inf:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
-    return float(sigma)
-
-
-def _check_hiddens(num_hiddens: Any) -> list[int]:
-    if isinstance(num_hiddens, int) and not isinstance(num_hiddens, bool):
-        num_hiddens = [num_hiddens]
-    if isinstance(num_hiddens, str) or not isinstance(num_hiddens, Sequence):
-        raise TypeError(f"num_hiddens must be a sequence of ints, got {num_hiddens!r}")
-    if len(num_hiddens) == 0:
-        raise ValueError("num_hiddens must name at least one hidden layer width")
-    return [_check_count(f"num_hiddens[{i}]", h) for i, h in enumerate(num_hiddens)]
-
-
-def _check_dropout(dropout: Any, num_layers: int) -> list[float]:
-    """One drop probability per hidden layer, each in ``[0, 1)``."""
-    if isinstance(dropout, int | float) and not isinstance(dropout, bool):
-        probs = [dropout] * num_layers
-    elif isinstance(dropout, Sequence) and not isinstance(dropout, str):
-        if len(dropout) != num_layers:
-            raise ValueError(
-                f"dropout has {len(dropout)} values but there are {num_layers} hidden layers"
-            )
-        probs = list(dropout)
-    else:
-        raise TypeError(f"dropout must be a float or one float per hidden layer, got {dropout!r}")
-    for p in probs:
-        if isinstance(p, bool) or not isinstance(p, int | float):
-            raise TypeError(f"dropout values must be numbers, got {p!r}")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {p}")
-    return [float(p) for p in probs]
-
-
-def flatten_inputs(X: Any, num_inputs: int, owner: str = "model") -> Tensor:
-    """Check a batch and flatten each sample: ``(B, *shape)`` -> ``(B, num_inputs)``.
-
-    Raises:
-        TypeError: ``X`` is not a floating-point tensor.
-        ValueError: ``X`` has no batch axis or the wrong number of features per sample.
-    """
-    if not isinstance(X, Tensor):
-        raise TypeError(f"{owner} expects a torch.Tensor, got {type(X).__name__}")
-    if not X.is_floating_point():
-        raise TypeError(
-            f"{owner} expects floating-point inputs, got dtype {X.dtype} (convert with X.float())"
-        )
-    if X.dim() < 2:
-        raise ValueError(
-            f"{owner} expects a batch of shape (B, {num_inputs}) or (B, C, H, W), "
-            f"got shape {tuple(X.shape)}"
-        )
-    features = math.prod(X.shape[1:])
-    if features != num_inputs:
-        raise ValueError(
-            f"{owner} expects {num_inputs} features per sample, got {features} "
-            f"(input shape {tuple(X.shape)})"
-        )
-    return X.reshape(X.shape[0], num_inputs)
-
-
-def _regression_targets(y_hat: Tensor, y: Any) -> Tensor:
-    """Targets reshaped to ``y_hat``'s shape (``(B,)`` and ``(B, 1)`` both accepted)."""
-    if not isinstance(y, Tensor):
-        raise TypeError(f"targets must be a torch.Tensor, got {type(y).__name__}")
-    if not y.is_floating_point():
-        raise TypeError(f"regression targets must be floating point, got dtype {y.dtype}")
-    if y.shape != y_hat.shape:
-        if y.numel() != y_hat.numel():
-            raise ValueError(
-                f"targets of shape {tuple(y.shape)} do not match predictions {tuple(y_hat.shape)}"
-            )
-        y = y.reshape(y_hat.shape)
-    return y
-
-
 # ---- linear regression -----------------------------------------------------------------------
 class LinearRegressionScratch(Module):
     """``y = X w + b`` with explicit parameters and a hand-written squared loss.
@@ -148,8 +66,8 @@ class LinearRegressionScratch(Module):
     def __init__(
         self, num_inputs: int, lr: float = 0.03, sigma: float = 0.01, **module_kwargs: Any
     ) -> None:
-        _check_count("num_inputs", num_inputs)
-        _check_sigma(sigma)
+        check_count("num_inputs", num_inputs)
+        check_sigma(sigma)
         super().__init__(lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs = num_inputs
@@ -162,7 +80,7 @@ class LinearRegressionScratch(Module):
 
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
         """Mean squared error, written out."""
-        y = _regression_targets(y_hat, y)
+        y = regression_targets(y_hat, y)
         return ((y_hat - y) ** 2).mean()
 
     def linear_params(self) -> list[tuple[Tensor, Tensor]]:
@@ -180,7 +98,7 @@ class LinearRegression(Module):
     """
 
     def __init__(self, num_inputs: int, lr: float = 0.03, **module_kwargs: Any) -> None:
-        _check_count("num_inputs", num_inputs)
+        check_count("num_inputs", num_inputs)
         super().__init__(lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs = num_inputs
@@ -193,7 +111,7 @@ class LinearRegression(Module):
         return self.net(X)  # (B, 1)
 
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
-        return nn.functional.mse_loss(y_hat, _regression_targets(y_hat, y))
+        return nn.functional.mse_loss(y_hat, regression_targets(y_hat, y))
 
 
 # ---- classifiers -----------------------------------------------------------------------------
@@ -226,9 +144,9 @@ class SoftmaxRegressionScratch(_ScratchClassifier):
         sigma: float = 0.01,
         **module_kwargs: Any,
     ) -> None:
-        _check_count("num_inputs", num_inputs)
-        _check_count("num_outputs", num_outputs, minimum=2)
-        _check_sigma(sigma)
+        check_count("num_inputs", num_inputs)
+        check_count("num_outputs", num_outputs, minimum=2)
+        check_sigma(sigma)
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs, self.num_outputs = num_inputs, num_outputs
@@ -257,8 +175,8 @@ class SoftmaxRegression(Classifier):
     def __init__(
         self, num_inputs: int = 784, num_outputs: int = 10, lr: float = 0.1, **module_kwargs: Any
     ) -> None:
-        _check_count("num_inputs", num_inputs)
-        _check_count("num_outputs", num_outputs, minimum=2)
+        check_count("num_inputs", num_inputs)
+        check_count("num_outputs", num_outputs, minimum=2)
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs, self.num_outputs = num_inputs, num_outputs
@@ -295,10 +213,10 @@ class MLPScratch(_ScratchClassifier):
         lr: float = 0.1,
         **module_kwargs: Any,
     ) -> None:
-        _check_count("num_inputs", num_inputs)
-        _check_count("num_outputs", num_outputs, minimum=2)
-        num_hiddens = _check_hiddens(num_hiddens)
-        dropouts = _check_dropout(dropout, len(num_hiddens))
+        check_count("num_inputs", num_inputs)
+        check_count("num_outputs", num_outputs, minimum=2)
+        num_hiddens = check_hiddens(num_hiddens)
+        dropouts = check_dropout(dropout, len(num_hiddens))
         if not isinstance(dropout, int | float):
             dropout = dropouts  # recorded in hparams.yaml as a plain list
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
@@ -338,10 +256,10 @@ class MLP(Classifier):
         lr: float = 0.1,
         **module_kwargs: Any,
     ) -> None:
-        _check_count("num_inputs", num_inputs)
-        _check_count("num_outputs", num_outputs, minimum=2)
-        num_hiddens = _check_hiddens(num_hiddens)
-        dropouts = _check_dropout(dropout, len(num_hiddens))
+        check_count("num_inputs", num_inputs)
+        check_count("num_outputs", num_outputs, minimum=2)
+        num_hiddens = check_hiddens(num_hiddens)
+        dropouts = check_dropout(dropout, len(num_hiddens))
         if not isinstance(dropout, int | float):
             dropout = dropouts
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
