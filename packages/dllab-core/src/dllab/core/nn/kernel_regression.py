@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import Tensor, nn
+
 from dllab.core.nn._checks import check_float_tensor
 from dllab.core.nn.masking import masked_softmax
-from torch import Tensor, nn
 
 KERNELS: dict[str, Callable[[Tensor], Tensor]] = {
     "gaussian": lambda d: torch.exp(-(d**2) / 2),

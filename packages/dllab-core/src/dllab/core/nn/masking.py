@@ -13,8 +13,9 @@ weights (no NaN, in the forward pass or in the gradient).
 from __future__ import annotations
 
 import torch
-from dllab.core.nn._checks import check_int_tensor
 from torch import Tensor
+
+from dllab.core.nn._checks import check_int_tensor
 
 
 def lengths_to_mask(valid_lens: Tensor, num_keys: int) -> Tensor:

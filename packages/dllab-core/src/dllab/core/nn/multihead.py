@@ -17,13 +17,14 @@ added to the scores. ``load_from_torch_mha`` copies an ``nn.MultiheadAttention``
 from __future__ import annotations
 
 import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
 from dllab.core.nn._checks import check_float_tensor, check_positive_int, check_probability
 from dllab.core.nn.attention import IMPLS, Impl, attend
 from dllab.core.nn.kv_cache import KVCache
 from dllab.core.nn.masking import merge_masks
 from dllab.core.nn.positional import RotaryEmbedding
-from torch import Tensor, nn
-from torch.nn import functional as F
 
 
 def _fused_linear(x: Tensor, layers: tuple[nn.Linear, ...]) -> Tensor:

@@ -9,8 +9,9 @@ takes ``offset``, the position of the first token, which incremental decoding ne
 from __future__ import annotations
 
 import torch
-from dllab.core.nn._checks import check_float_tensor, check_positive_int, check_probability
 from torch import Tensor, nn
+
+from dllab.core.nn._checks import check_float_tensor, check_positive_int, check_probability
 
 
 def sinusoidal_table(

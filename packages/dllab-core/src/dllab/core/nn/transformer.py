@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from torch import Tensor, nn
+from torch.nn import functional as F
+
 from dllab.core.nn._checks import check_positive_int, check_probability
 from dllab.core.nn.attention import Impl
 from dllab.core.nn.kv_cache import KVCache
 from dllab.core.nn.multihead import MultiHeadAttention, load_from_torch_mha
-from torch import Tensor, nn
-from torch.nn import functional as F
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
