@@ -1,1 +1,57 @@
-"""dllab.rl."""
+"""dllab.rl: MDPs, value and policy iteration, exact policy evaluation and tabular Q-learning.
+
+The public names load lazily on first access, so ``import dllab.rl`` and ``dllab --help`` do not
+import gymnasium or numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "MDP": "dllab.rl.mdp",
+    "FROZEN_LAKE_MAPS": "dllab.rl.maps",
+    "frozen_lake_map": "dllab.rl.maps",
+    "load_map": "dllab.rl.maps",
+    "make_frozen_lake": "dllab.rl.maps",
+    "parse_map": "dllab.rl.maps",
+    "random_map": "dllab.rl.maps",
+    "finite_horizon_value": "dllab.rl.planning",
+    "greedy_policy": "dllab.rl.planning",
+    "optimal_success_probability": "dllab.rl.planning",
+    "policy_evaluation": "dllab.rl.planning",
+    "policy_iteration": "dllab.rl.planning",
+    "q_values": "dllab.rl.planning",
+    "success_probability": "dllab.rl.planning",
+    "value_iteration": "dllab.rl.planning",
+    "Schedule": "dllab.rl.schedules",
+    "VectorizedMDP": "dllab.rl.simulator",
+    "QLearningConfig": "dllab.rl.qlearning",
+    "QLearningResult": "dllab.rl.qlearning",
+    "q_learning_gym": "dllab.rl.qlearning",
+    "q_learning_vectorized": "dllab.rl.qlearning",
+    "EvaluationResult": "dllab.rl.evaluation",
+    "evaluate_policy": "dllab.rl.evaluation",
+    "evaluate_policy_simulated": "dllab.rl.evaluation",
+    "wilson_interval": "dllab.rl.evaluation",
+    "plot_learning_curves": "dllab.rl.plots",
+    "plot_value_heatmap": "dllab.rl.plots",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dllab.rl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,7 +1,249 @@
-"""``dllab rl ...``: commands of dllab-rl."""
+"""``dllab rl ...``: value iteration and Q-learning on FrozenLake from the command line.
+
+Each command checks its options first, then writes ``runs/rl-<command>/version_N/`` with
+``hparams.yaml``, ``summary.json`` and its plots, prints the run folder and, as its last line,
+the summary as JSON. Heavy libraries load inside the commands, so ``dllab --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(help="rl", no_args_is_help=True)
+from dllab.core.cli.options import Quick, RunsDir, Seed, quick_mode
+
+app = typer.Typer(
+    help="Reinforcement learning: MDPs, value iteration and Q-learning on FrozenLake.",
+    no_args_is_help=True,
+)
+
+Map = Annotated[str, typer.Option("--map", help="4x4, 8x8 or a text file with one row per line.")]
+Slippery = Annotated[
+    bool, typer.Option("--slippery/--no-slippery", help="Slippery ice (moves as intended 1/3).")
+]
+MaxSteps = Annotated[
+    int | None,
+    typer.Option("--max-steps", min=1, help="Time limit per episode (default: the env's)."),
+]
+
+
+def _gamma(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(f"must be in [0, 1], got {value}", param_hint="--gamma")
+    return value
+
+
+def _environment(lake: str, slippery: bool, max_steps: int | None) -> tuple[Any, Any]:
+    """The gymnasium env and its MDP, with map errors turned into a CLI error."""
+    from dllab.rl.maps import make_frozen_lake
+    from dllab.rl.mdp import MDP
+
+    try:
+        env = make_frozen_lake(lake, slippery=slippery, max_episode_steps=max_steps)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--map") from None
+    return env, MDP.from_gym(env)
+
+
+def _finish(run_dir: Path, hparams: dict[str, Any], summary: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from dllab.core.runs import write_hparams, write_summary
+
+    write_hparams(run_dir, hparams)
+    write_summary(run_dir, summary)
+    console = Console(soft_wrap=True)
+    console.print(f"run folder: [bold]{run_dir}[/bold]")
+    typer.echo(json.dumps(json.loads((run_dir / "summary.json").read_text()), sort_keys=True))
+
+
+@app.command("value-iteration")
+def value_iteration_command(
+    lake: Map = "4x4",
+    slippery: Slippery = True,
+    gamma: Annotated[float, typer.Option("--gamma", help="Discount factor in [0, 1].")] = 0.99,
+    tol: Annotated[
+        float, typer.Option("--tol", help="Stop when max |V_k - V_k-1| < tol (> 0).")
+    ] = 1e-10,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1, help="Cap on sweeps.")] = 100_000,
+    max_steps: MaxSteps = None,
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Solve FrozenLake by value iteration; print V(start) and the success probability."""
+    hparams = {("map" if k == "lake" else k): v for k, v in locals().items()}
+    _gamma(gamma)
+    if not tol > 0:
+        raise typer.BadParameter(f"must be > 0, got {tol}", param_hint="--tol")
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from dllab.core.runs import new_run_dir
+    from dllab.rl.planning import optimal_success_probability, success_probability, value_iteration
+    from dllab.rl.plots import plot_value_heatmap
+
+    _, mdp = _environment(lake, slippery, max_steps)
+    result = value_iteration(mdp, gamma=gamma, tol=tol, max_iters=max_iters)
+    summary = {
+        "v_start": float(mdp.initial @ result.V),
+        "iterations": result.iterations,
+        "residual": result.residual,
+        "converged": result.converged,
+        "max_episode_steps": mdp.max_episode_steps,
+        "success_probability": success_probability(mdp, result.policy),
+        "optimal_success_probability": optimal_success_probability(mdp),
+    }
+    run_dir = new_run_dir(runs_dir, "rl-value-iteration")
+    np.save(run_dir / "values.npy", result.V)
+    np.save(run_dir / "policy.npy", result.policy)
+    plot_value_heatmap(
+        result.V,
+        mdp.grid,
+        run_dir / "value.png",
+        result.policy,
+        title=f"{mdp.name}: V and greedy policy (gamma={gamma})",
+    )
+    table = Table("quantity", "value", title=f"value iteration on {mdp.name}")
+    table.add_row("V(start)", f"{summary['v_start']:.6f}")
+    table.add_row("iterations", f"{result.iterations} (residual {result.residual:.2e})")
+    table.add_row(
+        f"P(goal within {mdp.max_episode_steps} steps), greedy policy",
+        f"{summary['success_probability']:.4f}",
+    )
+    table.add_row("best possible within the limit", f"{summary['optimal_success_probability']:.4f}")
+    Console(soft_wrap=True).print(table)
+    _finish(run_dir, hparams, summary)
+
+
+@app.command("q-learning")
+def q_learning_command(
+    lake: Map = "4x4",
+    slippery: Slippery = True,
+    episodes: Annotated[
+        int | None,
+        typer.Option("--episodes", min=1, help="Training episodes (default 100000, quick 10000)."),
+    ] = None,
+    vectorized: Annotated[
+        bool,
+        typer.Option("--vectorized/--gym", help="Learn in the vectorised simulator or in gym."),
+    ] = True,
+    gamma: Annotated[float, typer.Option("--gamma", help="Discount factor in [0, 1].")] = 0.995,
+    lr: Annotated[float, typer.Option("--lr", help="Initial learning rate in (0, 1].")] = 0.2,
+    num_envs: Annotated[
+        int | None,
+        typer.Option("--num-envs", min=1, help="Simulated environments (default 256, quick 128)."),
+    ] = None,
+    eval_episodes: Annotated[
+        int, typer.Option("--eval-episodes", min=1, help="Gymnasium episodes for evaluation.")
+    ] = 10_000,
+    seed: Seed = 0,
+    max_steps: MaxSteps = None,
+    quick: Quick = False,
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Learn FrozenLake with tabular Q-learning and evaluate the greedy policy."""
+    quick = quick_mode(quick)
+    options = dict(locals())
+    _gamma(gamma)
+    if not 0.0 < lr <= 1.0:
+        raise typer.BadParameter(f"must be in (0, 1], got {lr}", param_hint="--lr")
+    from dllab.rl.qlearning import QLearningConfig
+    from dllab.rl.schedules import Schedule
+
+    base = QLearningConfig.quick() if quick else QLearningConfig()
+    config = QLearningConfig(
+        episodes=episodes or base.episodes,
+        gamma=gamma,
+        lr=Schedule(lr, min(lr, base.lr.end), base.lr.fraction, base.lr.kind),
+        epsilon=base.epsilon,
+        num_envs=num_envs or base.num_envs,
+        seed=seed,
+        max_episode_steps=max_steps,
+    )
+    hparams = _q_learning_hparams(options, config)
+    env, mdp = _environment(lake, slippery, max_steps)
+    _run_q_learning(env, mdp, config, vectorized, eval_episodes, seed, hparams, runs_dir)
+
+
+def _q_learning_hparams(options: dict[str, Any], config: Any) -> dict[str, Any]:
+    keys = ["lake", "slippery", "vectorized", "gamma", "lr", "num_envs", "eval_episodes"]
+    keys += ["seed", "max_steps", "quick", "runs_dir"]
+    hparams = {("map" if k == "lake" else k): options[k] for k in keys}
+    hparams["episodes"] = config.episodes
+    hparams["num_envs"] = config.num_envs
+    hparams["lr_schedule"] = vars(config.lr)
+    hparams["epsilon_schedule"] = vars(config.epsilon)
+    return hparams
+
+
+def _run_q_learning(
+    env: Any,
+    mdp: Any,
+    config: Any,
+    vectorized: bool,
+    eval_episodes: int,
+    seed: int,
+    hparams: dict[str, Any],
+    runs_dir: Path,
+) -> None:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from dllab.core.runs import new_run_dir
+    from dllab.rl.evaluation import evaluate_policy
+    from dllab.rl.planning import optimal_success_probability, success_probability
+    from dllab.rl.plots import plot_learning_curves, plot_value_heatmap
+    from dllab.rl.qlearning import q_learning_gym, q_learning_vectorized
+
+    console = Console(soft_wrap=True)
+    mode = "vectorised simulator" if vectorized else "gymnasium"
+    console.print(f"Q-learning on {mdp.name} for {config.episodes} episodes ({mode})")
+    result = q_learning_vectorized(mdp, config) if vectorized else q_learning_gym(env, config)
+    policy = result.policy
+    optimum = optimal_success_probability(mdp)
+    evaluation = evaluate_policy(env, policy, eval_episodes, seed=seed + 1)
+    summary = {
+        **evaluation.as_dict("eval_"),
+        "exact_success_probability": success_probability(mdp, policy),
+        "optimal_success_probability": optimum,
+        "train_episodes": config.episodes,
+        "train_env_steps": result.env_steps,
+        "train_seconds": result.seconds,
+        "train_steps_per_second": result.env_steps / max(result.seconds, 1e-9),
+    }
+    run_dir = new_run_dir(runs_dir, "rl-q-learning")
+    np.save(run_dir / "q_table.npy", result.Q)
+    plot_learning_curves(
+        result.successes,
+        result.returns,
+        run_dir / "curves.png",
+        optimum=optimum,
+        greedy_episodes=result.curve_episodes,
+        greedy_success=result.curve_success,
+        title=f"Q-learning on {mdp.name} ({mode}, ε-greedy behaviour)",
+    )
+    if mdp.grid is not None:
+        plot_value_heatmap(
+            result.Q.max(axis=1), mdp.grid, run_dir / "value.png", policy, "max_a Q(s, a)"
+        )
+    table = Table("quantity", "value", title=f"Q-learning on {mdp.name}")
+    table.add_row(
+        f"success over {evaluation.episodes} gym episodes",
+        f"{evaluation.success_rate:.4f}  "
+        f"[{evaluation.ci_low:.4f}, {evaluation.ci_high:.4f}] ({evaluation.confidence:.0%} CI)",
+    )
+    table.add_row(
+        "exact success of the learned policy", f"{summary['exact_success_probability']:.4f}"
+    )
+    table.add_row(f"optimum within {mdp.max_episode_steps} steps", f"{optimum:.4f}")
+    table.add_row(
+        "training",
+        f"{result.env_steps} steps in {result.seconds:.2f} s "
+        f"({summary['train_steps_per_second']:.0f} steps/s)",
+    )
+    console.print(table)
+    _finish(run_dir, hparams, summary)
