@@ -78,9 +78,9 @@ def render_glyphs(
     def uniform(lo: float, hi: float) -> Tensor:
         return lo + (hi - lo) * torch.rand(n, 1, 1, generator=generator)
 
-    cx, cy = uniform(-3.5, 3.5), uniform(-3.5, 3.5)  # centre offset, pixels
+    cx, cy = uniform(-2.0, 2.0), uniform(-2.0, 2.0)  # centre offset, pixels
     s, w = uniform(5.5, 9.5), uniform(1.0, 2.2)  # size and stroke half-width, pixels
-    angle = uniform(-0.35, 0.35)  # radians, about ±20°
+    angle = uniform(-0.25, 0.25)  # radians, about ±15°
     brightness = uniform(0.55, 1.0)
     grid = torch.arange(SIZE, dtype=torch.float32) - (SIZE - 1) / 2
     x, y = grid.view(1, 1, SIZE) - cx, grid.view(1, SIZE, 1) - cy  # (N, H, W) after broadcast
