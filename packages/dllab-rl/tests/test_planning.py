@@ -1,0 +1,162 @@
+"""Tests of dllab.rl.planning against exact solves, loop references and gymnasium's optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dllab.core.testing import assert_close_to_reference
+from dllab.rl.mdp import MDP
+from dllab.rl.planning import (
+    finite_horizon_value,
+    greedy_policy,
+    optimal_success_probability,
+    policy_evaluation,
+    policy_iteration,
+    q_values,
+    success_probability,
+    value_iteration,
+)
+from dllab.rl.reference import reference_policy_evaluation, reference_value_iteration
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_value_iteration_equals_exact_evaluation_of_its_greedy_policy(lake8, gamma):
+    _, mdp = lake8
+    result = value_iteration(mdp, gamma, tol=1e-12)
+    assert result.converged and result.residual < 1e-12
+    exact = policy_evaluation(mdp, result.policy, gamma)
+    assert_close_to_reference(result.V, exact, atol=1e-8, name="V vs exact V_pi")
+
+
+def test_value_iteration_matches_the_python_loop_reference(lake4):
+    env, mdp = lake4
+    result = value_iteration(mdp, 0.95, tol=1e-12)
+    V_ref, sweeps = reference_value_iteration(env.unwrapped.P, 0.95, tol=1e-12)
+    assert_close_to_reference(result.V, V_ref, atol=1e-11, name="V vs loop reference")
+    assert result.iterations == sweeps
+
+
+def test_policy_evaluation_matches_iterative_reference(lake4):
+    env, mdp = lake4
+    policy = np.random.default_rng(0).integers(4, size=mdp.n_states)
+    V_ref = reference_policy_evaluation(env.unwrapped.P, policy, 0.9)
+    assert_close_to_reference(policy_evaluation(mdp, policy, 0.9), V_ref, atol=1e-11)
+
+
+def test_stochastic_policy_evaluation_is_the_mixture_of_its_q_values(lake4):
+    _, mdp = lake4
+    pi = np.random.default_rng(1).dirichlet(np.ones(4), size=mdp.n_states)  # (S, A)
+    V = policy_evaluation(mdp, pi, 0.9)
+    # V_pi satisfies its own Bellman equation: V = sum_a pi(a|s) Q_pi(s, a)
+    assert_close_to_reference(V, (pi * q_values(mdp, V, 0.9)).sum(1), atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_policy_iteration_and_value_iteration_agree(lake8, gamma):
+    _, mdp = lake8
+    vi = value_iteration(mdp, gamma, tol=1e-12)
+    pi = policy_iteration(mdp, gamma)
+    assert pi.iterations > 1
+    assert_close_to_reference(pi.V, policy_evaluation(mdp, vi.policy, gamma), atol=1e-8)
+
+
+@pytest.mark.parametrize(("fixture", "optimum"), [("lake4", 0.74), ("lake8", 0.91)])
+def test_best_success_within_time_limit_matches_gymnasium(request, fixture, optimum):
+    # gymnasium/envs/__init__.py: FrozenLake-v1 "optimum = 0.74", FrozenLake8x8-v1 "= 0.91"
+    env, mdp = request.getfixturevalue(fixture)
+    assert mdp.max_episode_steps == env.spec.max_episode_steps
+    assert round(optimal_success_probability(mdp), 2) == optimum
+
+
+def test_success_probability_bounds_and_horizon(lake4):
+    _, mdp = lake4
+    policy = value_iteration(mdp, 0.99).policy
+    p100 = success_probability(mdp, policy)
+    assert p100 <= optimal_success_probability(mdp) + 1e-12
+    assert (
+        success_probability(mdp, policy, horizon=5)
+        < p100
+        < success_probability(mdp, policy, 10_000)
+    )
+    # on FrozenLake the return is 1 exactly when the goal is reached
+    returns = finite_horizon_value(mdp, policy)
+    assert returns[mdp.start_state] == pytest.approx(p100, abs=1e-12)
+
+
+def test_finite_horizon_success_matches_gymnasium_episodes(lake4):
+    from dllab.rl.evaluation import evaluate_policy
+
+    env, mdp = lake4
+    policy = value_iteration(mdp, 0.99).policy
+    exact = success_probability(mdp, policy)
+    played = evaluate_policy(env, policy, episodes=1500, seed=3, confidence=0.999)
+    assert played.ci_low <= exact <= played.ci_high
+
+
+def test_ties_go_to_the_lowest_action():
+    Q = np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 3.0 + 1e-15, 1.0], [0.0, 0.5, 1.0]])
+    np.testing.assert_array_equal(greedy_policy(Q), [0, 1, 0, 2])
+    np.testing.assert_array_equal(greedy_policy(Q, tie_atol=0.0), [0, 1, 1, 2])
+
+
+def test_tie_rule_is_independent_of_summation_order(lake4):
+    _, mdp = lake4
+    vi = value_iteration(mdp, 0.99)
+    assert (vi.policy[mdp.terminal] == 0).all()  # every action ties in a terminal state
+    # a symmetric lake: from the start, DOWN and RIGHT tie exactly; the rule picks DOWN (1)
+    sym = MDP.from_gym(_make(["SF", "FG"], slippery=False))
+    assert value_iteration(sym, 0.9).policy[0] == 1
+
+
+def _make(rows, slippery):
+    from dllab.rl.maps import make_frozen_lake
+
+    return make_frozen_lake(rows, slippery=slippery)
+
+
+def test_value_iteration_reports_iteration_cap(lake4):
+    _, mdp = lake4
+    result = value_iteration(mdp, 0.99, tol=1e-10, max_iters=5, keep_history=True)
+    assert not result.converged and result.iterations == 5 and len(result.history) == 5
+    assert result.residual == result.residuals[-1] > 1e-10
+
+
+def test_deterministic_lake_has_certain_success():
+    mdp = MDP.from_gym(_make("4x4", slippery=False))
+    assert optimal_success_probability(mdp) == pytest.approx(1.0, abs=1e-12)
+    assert success_probability(mdp, value_iteration(mdp, 0.9).policy) == pytest.approx(1.0)
+
+
+def test_bad_planning_inputs(lake4):
+    _, mdp = lake4
+    with pytest.raises(TypeError, match="expected an MDP"):
+        value_iteration("FrozenLake-v1")
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\]"):
+        value_iteration(mdp, gamma=1.5)
+    with pytest.raises(TypeError, match="gamma must be a number"):
+        value_iteration(mdp, gamma="0.9")
+    with pytest.raises(ValueError, match="tol"):
+        value_iteration(mdp, tol=0.0)
+    with pytest.raises(ValueError, match="max_iters"):
+        value_iteration(mdp, max_iters=0)
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\)"):
+        policy_iteration(mdp, gamma=1.0)
+    with pytest.raises(ValueError, match=r"policy must be integer actions of shape \(16,\)"):
+        policy_evaluation(mdp, np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match=r"outside 0\.\.3"):
+        success_probability(mdp, np.full(16, 4))
+    with pytest.raises(ValueError, match="probability distributions"):
+        policy_evaluation(mdp, np.full((16, 4), 0.5))
+    with pytest.raises(ValueError, match="horizon"):
+        success_probability(mdp, np.zeros(16, dtype=int), horizon=0)
+    with pytest.raises(ValueError, match="no max_episode_steps"):
+        optimal_success_probability(mdp.with_time_limit(None))
+    with pytest.raises(ValueError, match=r"Q must have shape \(S, A\)"):
+        greedy_policy(np.zeros(4))
+
+
+def test_undiscounted_evaluation_of_a_looping_policy_is_refused():
+    mdp = MDP.from_gym(_make("4x4", slippery=False))
+    with pytest.raises(ValueError, match="gamma = 1"):
+        policy_evaluation(mdp, np.zeros(16, dtype=int), gamma=1.0)  # LEFT forever never ends
