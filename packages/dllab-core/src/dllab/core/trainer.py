@@ -74,6 +74,14 @@ class Trainer(L.Trainer):
         super().__init__(max_epochs=max_epochs, callbacks=callbacks, **defaults)
 
     @property
+    def summary(self) -> dict[str, Any]:
+        """The final metrics written to summary.json (empty before ``fit`` ends)."""
+        for callback in self.callbacks:
+            if isinstance(callback, RunSummary):
+                return callback.summary
+        return {}
+
+    @property
     def run_dir(self) -> Path | None:
         """This run's folder (``runs_dir/name/version_N``)."""
         return Path(self.log_dir) if self.log_dir else None

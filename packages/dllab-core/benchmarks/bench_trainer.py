@@ -1,0 +1,150 @@
+"""Trainer overhead: a hand-written loop vs plain Lightning vs dllab's Trainer.
+
+One MLP (784-256-10), 60,000 synthetic 784-dim samples, batch 256, SGD, CPU. Each contender
+trains from the same initial weights; runs are interleaved after a warm-up and the minimum
+epoch time of each is compared. The last line is one JSON object of ratios.
+
+    uv run python packages/dllab-core/benchmarks/bench_trainer.py [--repeats 3] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+import warnings
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from dllab.core import Classifier, TensorDataModule, Trainer
+
+
+def make_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+class Net(Classifier):
+    def __init__(self, lr: float = 0.1) -> None:
+        super().__init__(num_classes=10, lr=lr)
+        self.net = make_net()
+
+
+class PlainNet(L.LightningModule):
+    """What a Lightning user writes: log the loss every step."""
+
+    def __init__(self, lr: float = 0.1) -> None:
+        super().__init__()
+        self.net, self.lr = make_net(), lr
+
+    def training_step(self, batch, batch_idx):
+        X, y = batch
+        loss = F.cross_entropy(self.net(X), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+class EpochTimer(Callback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._tic = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.times.append(time.perf_counter() - self._tic)
+
+
+def raw_loop(X, y, epochs: int, batch_size: int) -> list[float]:
+    """The fastest obvious hand-written loop: shuffled index slices of in-memory tensors."""
+    net = make_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    times = []
+    for epoch in range(epochs):
+        tic = time.perf_counter()
+        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(epoch))
+        for idx in order.split(batch_size):
+            loss = F.cross_entropy(net(X[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - tic)
+    return times
+
+
+def plain_lightning(X, y, epochs: int, batch_size: int) -> list[float]:
+    timer = EpochTimer()
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
+    with tempfile.TemporaryDirectory() as root:
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            devices=1,
+            default_root_dir=root,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[timer],
+        )
+        trainer.fit(PlainNet(), loader)
+    return timer.times
+
+
+def dllab_trainer(X, y, epochs: int, batch_size: int) -> list[float]:
+    timer = EpochTimer()
+    data = TensorDataModule((X, y), batch_size=batch_size, val_fraction=0.0)
+    with tempfile.TemporaryDirectory() as root:
+        trainer = Trainer(
+            max_epochs=epochs, runs_dir=root, progress_bar=False, accelerator="cpu", callbacks=[timer]
+        )
+        trainer.fit(Net(), data)
+    return timer.times
+
+
+CONTENDERS = {"raw": raw_loop, "lightning": plain_lightning, "dllab": dllab_trainer}
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=60_000)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    torch.manual_seed(0)
+    X = torch.randn(args.samples, 784)
+    y = (X[:, :10].argmax(1) + X[:, 10:20].argmax(1)) % 10  # a learnable synthetic target
+    print(f"torch {torch.__version__}, lightning {L.__version__}, threads {torch.get_num_threads()}")
+    print(f"MLP 784-256-10, {args.samples} samples, batch {args.batch_size}, {args.epochs} epochs")
+    for fn in CONTENDERS.values():  # warm-up
+        fn(X[: 4 * args.batch_size], y[: 4 * args.batch_size], 1, args.batch_size)
+    samples: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    for rep in range(args.repeats):
+        for name, fn in CONTENDERS.items():
+            times = fn(X, y, args.epochs, args.batch_size)
+            samples[name].extend(times)
+            print(f"repeat {rep} {name:>9}: epoch times " + ", ".join(f"{t:.3f}s" for t in times))
+    best = {name: min(ts) for name, ts in samples.items()}
+    for name, t in best.items():
+        print(f"{name:>9}: best epoch {t:.3f}s  ({t / best['raw']:.3f}x raw)")
+    ratios = {
+        "lightning_over_raw": round(best["lightning"] / best["raw"], 3),
+        "dllab_over_raw": round(best["dllab"] / best["raw"], 3),
+    }
+    print(json.dumps(ratios))
+    return ratios
+
+
+if __name__ == "__main__":
+    main()
