@@ -257,16 +257,27 @@ def _match_counts(
     hyp: list[str], refs: list[list[str]], max_order: int
 ) -> tuple[list[int], list[int]]:
     """Per-order matched and total hypothesis n-grams, clipped by the max reference count."""
+    ref_max = _all_ngrams(refs[0], max_order)
+    for ref in refs[1:]:
+        for gram, count in _all_ngrams(ref, max_order).items():
+            if count > ref_max[gram]:  # a Counter answers 0 for a missing n-gram
+                ref_max[gram] = count
     correct, total = [0] * max_order, [0] * max_order
-    for n in range(1, max_order + 1):
-        hyp_counts = Counter(_ngrams(hyp, n))
-        ref_max: Counter[tuple[str, ...]] = Counter()
-        for ref in refs:
-            for gram, count in Counter(_ngrams(ref, n)).items():
-                ref_max[gram] = max(ref_max[gram], count)
-        total[n - 1] = sum(hyp_counts.values())
-        correct[n - 1] = sum(min(c, ref_max[g]) for g, c in hyp_counts.items() if g in ref_max)
+    for gram, count in _all_ngrams(hyp, max_order).items():
+        order = len(gram) - 1
+        total[order] += count
+        if gram in ref_max:
+            correct[order] += min(count, ref_max[gram])
     return correct, total
+
+
+def _all_ngrams(tokens: list[str], max_order: int) -> Counter[tuple[str, ...]]:
+    """Counts of every n-gram of order 1..max_order (the tuple length is the order)."""
+    return Counter(
+        tuple(tokens[i : i + n])
+        for n in range(1, max_order + 1)
+        for i in range(len(tokens) - n + 1)
+    )
 
 
 def _closest_ref_len(hyp_len: int, ref_lens: list[int]) -> int:
