@@ -189,6 +189,8 @@ def test_tokenize_13a_matches_sacrebleu():
     texts += [" ".join(rng.choices(WORDS, k=5)) for _ in range(200)]
     for text in texts:
         assert tokenize_13a(text) == reference(text), repr(text)
+    with pytest.raises(TypeError, match="expects a string"):
+        tokenize_13a(None)
 
 
 def test_corpus_bleu_edge_cases_match_sacrebleu():
@@ -213,6 +215,16 @@ def test_corpus_bleu_accepts_one_stream_and_missing_references():
     ours = corpus_bleu(hyps, refs)
     assert ours.score == pytest.approx(sacrebleu.corpus_bleu(hyps, refs).score, abs=1e-6)
     assert ours.score == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(("smooth", "value"), [("floor", 0.5), ("add-k", 2), ("add-k", 0.25)])
+def test_corpus_bleu_smooth_value_matches_sacrebleu(smooth, value):
+    rng = random.Random(11)
+    for _ in range(40):
+        hyps, refs = random_corpus(rng)
+        ours = corpus_bleu(hyps, refs, smooth=smooth, smooth_value=value)
+        ref = sacrebleu.corpus_bleu(hyps, refs, smooth_method=smooth, smooth_value=value)
+        assert ours.score == pytest.approx(ref.score, abs=1e-6)  # tolerance: 1e-6 absolute
 
 
 def test_corpus_bleu_effective_order_and_max_order():
@@ -240,6 +252,7 @@ def test_corpus_bleu_effective_order_and_max_order():
         (["a"], [["a"]], {"tokenize": "intl"}, ValueError, "tokenize must be one of"),
         (["a"], [["a"]], {"smooth": "add-one"}, ValueError, "smooth must be one of"),
         (["a"], [["a"]], {"max_order": 0}, ValueError, "max_order"),
+        (["a"], [["a"]], {"smooth": "floor", "smooth_value": 0}, ValueError, "smooth_value"),
     ],
 )
 def test_corpus_bleu_rejects_bad_input(hyps, refs, options, error, match):

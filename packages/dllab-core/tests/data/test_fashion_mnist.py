@@ -120,6 +120,8 @@ def test_write_idx_rejects_bad_arrays(tmp_path, array, error, match):
 def test_class_names():
     assert len(CLASSES) == 10 and len(set(CLASSES)) == 10
     assert text_labels(torch.tensor([0, 9, 1])) == [CLASSES[0], CLASSES[9], CLASSES[1]]
+    with pytest.raises(ValueError, match=r"0\.\.9, got 10"):
+        text_labels([3, 10])
 
 
 # ---- the data module ---------------------------------------------------------------------------

@@ -124,6 +124,8 @@ _13A_RULES = (
 
 def tokenize_13a(line: str) -> str:
     """mteval-v13a tokenization (WMT's standard): returns space-separated tokens."""
+    if not isinstance(line, str):
+        raise TypeError(f"tokenize_13a expects a string, got {type(line).__name__}")
     line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
     if "&" in line:
         line = line.replace("&quot;", '"').replace("&amp;", "&")
@@ -202,6 +204,10 @@ def corpus_bleu(
         raise ValueError(f"smooth must be one of {tuple(SMOOTH_DEFAULTS)}, got {smooth!r}")
     if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
         raise ValueError(f"max_order must be an int >= 1, got {max_order!r}")
+    if smooth_value is not None and not (
+        isinstance(smooth_value, int | float) and smooth_value > 0
+    ):
+        raise ValueError(f"smooth_value must be a number > 0, got {smooth_value!r}")
 
     def prepare(text: str) -> list[str]:
         text = text.lower() if lowercase else text

@@ -120,8 +120,14 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
 
 
 def text_labels(labels: Iterable[int]) -> list[str]:
-    """Class names of integer labels (d2l's ``text_labels``)."""
-    return [CLASSES[int(i)] for i in labels]
+    """Class names of integer labels (d2l's ``text_labels``); labels must be in 0..9."""
+    names = []
+    for label in labels:
+        index = int(label)
+        if not 0 <= index < len(CLASSES):
+            raise ValueError(f"Fashion-MNIST labels are 0..9, got {index}")
+        names.append(CLASSES[index])
+    return names
 
 
 # ---- the data module ---------------------------------------------------------------------------
