@@ -142,15 +142,18 @@ def value_iteration(
         raise ValueError(f"tol must be > 0, got {tol}")
     if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
         raise ValueError(f"max_iters must be a positive integer, got {max_iters!r}")
-    alive = ~mdp.terminal
-    T_alive = _continuation(mdp)  # (S, A, S)
-    V = np.zeros(mdp.n_states)
+    S, A = mdp.n_states, mdp.n_actions
+    # One backup is one matrix-vector product: rows of terminal states are zero, so their
+    # values stay 0, and columns of terminal states are zero, so nothing follows them.
+    G = (gamma * _continuation(mdp) * ~mdp.terminal[:, None, None]).reshape(S * A, S)
+    R = (mdp.R * ~mdp.terminal[:, None]).reshape(S * A)
+    V = np.zeros(S)
     residuals: list[float] = []
     history: list[np.ndarray] = []
     residual = np.inf
     for _ in range(max_iters):
-        V_new = np.max(mdp.R + gamma * (T_alive @ V), axis=1) * alive  # (S,)
-        residual = float(np.max(np.abs(V_new - V)))
+        V_new = (R + G @ V).reshape(S, A).max(axis=1)  # (S,)
+        residual = float(np.abs(V_new - V).max())
         V = V_new
         residuals.append(residual)
         if keep_history:

@@ -131,7 +131,7 @@ def plot_learning_curves(
         top.axhline(optimum, color="gray", linestyle="--", label=f"optimum {optimum:.3f}")
     top.set_ylabel("success rate")
     top.set_ylim(-0.02, 1.02)
-    top.legend(loc="lower right")
+    top.legend(loc="lower right", fontsize=8, framealpha=0.9)
     top.set_title(title)
     bottom.plot(episodes, moving_average(returns, window), color="tab:orange")
     bottom.set_ylabel(f"return (mean of {window})")

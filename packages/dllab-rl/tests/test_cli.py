@@ -1,0 +1,120 @@
+"""Tests of ``dllab rl ...`` in-process, through the root ``dllab`` app."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dllab.core.cli.app import app
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    result = runner.invoke(app, ["rl", *args])
+    return result
+
+
+def _plain(output):
+    """The output without rich's box drawing, on one line."""
+    return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+
+
+def _last_json(output):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_value_iteration_command(tmp_path):
+    result = _invoke(
+        "value-iteration", "--map", "8x8", "--gamma", "0.99", "--runs-dir", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "rl-value-iteration" / "version_0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert _last_json(result.output) == summary
+    assert round(summary["optimal_success_probability"], 2) == 0.91
+    assert summary["converged"] and summary["iterations"] > 100
+    assert 0.8 < summary["success_probability"] <= summary["optimal_success_probability"]
+    assert str(run) in result.output and "V(start)" in result.output
+    assert (run / "value.png").stat().st_size > 0
+    assert np.load(run / "values.npy")[0] == pytest.approx(summary["v_start"])
+    hparams = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hparams["map"] == "8x8" and hparams["gamma"] == 0.99 and hparams["slippery"] is True
+
+
+def test_value_iteration_on_a_custom_map_file(tmp_path):
+    lake = tmp_path / "lake.txt"
+    lake.write_text("SFF\nFHF\nFFG\n")
+    args = ["value-iteration", "--map", str(lake), "--no-slippery", "--max-steps", "4"]
+    result = _invoke(*args, "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    summary = _last_json(result.output)
+    assert summary["max_episode_steps"] == 4
+    assert summary["success_probability"] == pytest.approx(1.0)
+
+
+def test_q_learning_command_vectorized(tmp_path):
+    args = ["q-learning", "--map", "4x4", "--quick", "--eval-episodes", "300"]
+    result = _invoke(*args, "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "rl-q-learning" / "version_0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert _last_json(result.output) == summary
+    assert summary["train_episodes"] == 10_000
+    assert summary["eval_ci_low"] <= summary["eval_success_rate"] <= summary["eval_ci_high"]
+    assert summary["exact_success_probability"] >= 0.70
+    assert round(summary["optimal_success_probability"], 2) == 0.74
+    assert np.load(run / "q_table.npy").shape == (16, 4)
+    assert (run / "curves.png").stat().st_size > 0 and (run / "value.png").exists()
+    hparams = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hparams["quick"] is True and hparams["vectorized"] is True
+
+
+def test_q_learning_command_gym(tmp_path):
+    args = ["q-learning", "--no-slippery", "--gym", "--episodes", "200", "--gamma", "0.9"]
+    result = _invoke(*args, "--eval-episodes", "20", "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = _last_json(result.output)
+    assert summary["eval_success_rate"] == 1.0 and summary["train_episodes"] == 200
+    assert "gymnasium" in result.output
+
+
+@pytest.mark.slow
+def test_quick_default_run_meets_the_4x4_target_over_10000_gym_episodes(tmp_path):
+    result = _invoke("q-learning", "--map", "4x4", "--quick", "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = _last_json(result.output)
+    assert summary["eval_episodes"] == 10_000
+    assert summary["eval_success_rate"] >= 0.70
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["value-iteration", "--map", "5x5"], "neither a built-in map"),
+        (["value-iteration", "--gamma", "1.5"], "must be in [0, 1]"),
+        (["value-iteration", "--tol", "0"], "must be > 0"),
+        (["q-learning", "--map", "missing.txt"], "neither a built-in map"),
+        (["q-learning", "--lr", "0"], "must be in (0, 1]"),
+        (["q-learning", "--episodes", "0"], "--episodes"),
+        (["q-learning", "--gamma", "-0.1"], "must be in [0, 1]"),
+    ],
+)
+def test_bad_cli_input_fails_cleanly(tmp_path, args, message):
+    result = _invoke(*args, "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code != 0
+    assert message in _plain(result.output)
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_a_bad_map_file_is_named(tmp_path):
+    lake = tmp_path / "lake.txt"
+    lake.write_text("SFZ\nFFG\n")
+    result = _invoke("value-iteration", "--map", str(lake), "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code != 0
+    assert "unknown tile 'Z'" in _plain(result.output)
+    assert not (tmp_path / "runs").exists()

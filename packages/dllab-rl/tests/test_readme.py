@@ -1,0 +1,21 @@
+"""The README's Python example runs as written (in tmp_path, quick mode)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert blocks, "the README needs a ```python example"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLLAB_QUICK", "1")
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "success" in out
+    assert namespace["vi"].converged
+    assert namespace["result"].success_rate >= 0.65  # 500 episodes of a 0.73 policy
