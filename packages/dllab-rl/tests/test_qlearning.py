@@ -142,3 +142,12 @@ def test_bad_runner_inputs(lake4):
 
     with pytest.raises(TypeError, match="discrete"):
         q_learning_gym(gym.make("CartPole-v1"), QLearningConfig(episodes=1))
+
+
+def test_progress_is_reported_up_to_the_episode_count(lake4):
+    env, mdp = lake4
+    seen_vec, seen_gym = [], []
+    q_learning_vectorized(mdp, QLearningConfig(episodes=100, num_envs=8), seen_vec.append)
+    q_learning_gym(env, QLearningConfig(episodes=5), seen_gym.append)
+    assert seen_vec[-1] == 100 and seen_vec == sorted(seen_vec)
+    assert seen_gym == [1, 2, 3, 4, 5]

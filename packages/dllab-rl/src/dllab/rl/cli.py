@@ -48,6 +48,32 @@ def _environment(lake: str, slippery: bool, max_steps: int | None) -> tuple[Any,
     return env, MDP.from_gym(env)
 
 
+def _progress(console: Any) -> Any:
+    """A rich progress bar, shown only on a terminal and removed when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    return Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _reporter(bar: Any, description: str, total: int) -> Any:
+    """A callback that moves a new task of ``bar`` to the number of episodes it is given."""
+    task = bar.add_task(description, total=total)
+    return lambda done: bar.update(task, completed=done)
+
+
 def _finish(run_dir: Path, hparams: dict[str, Any], summary: dict[str, Any]) -> None:
     from rich.console import Console
 
@@ -202,10 +228,16 @@ def _run_q_learning(
     console = Console(soft_wrap=True)
     mode = "vectorised simulator" if vectorized else "gymnasium"
     console.print(f"Q-learning on {mdp.name} for {config.episodes} episodes ({mode})")
-    result = q_learning_vectorized(mdp, config) if vectorized else q_learning_gym(env, config)
-    policy = result.policy
+    with _progress(console) as bar:
+        report = _reporter(bar, "training", config.episodes)
+        if vectorized:
+            result = q_learning_vectorized(mdp, config, report)
+        else:
+            result = q_learning_gym(env, config, report)
+        policy = result.policy
+        report = _reporter(bar, "evaluating in gymnasium", eval_episodes)
+        evaluation = evaluate_policy(env, policy, eval_episodes, seed=seed + 1, progress=report)
     optimum = optimal_success_probability(mdp)
-    evaluation = evaluate_policy(env, policy, eval_episodes, seed=seed + 1)
     summary = {
         **evaluation.as_dict("eval_"),
         "exact_success_probability": success_probability(mdp, policy),

@@ -8,6 +8,7 @@ transition probabilities.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -89,7 +90,12 @@ def _result(success: np.ndarray, returns: np.ndarray, lengths: np.ndarray, confi
 
 
 def evaluate_policy(
-    env: Any, policy: Any, episodes: int = 10_000, seed: int = 0, confidence: float = 0.95
+    env: Any,
+    policy: Any,
+    episodes: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    progress: Callable[[int], Any] | None = None,
 ) -> EvaluationResult:
     """Play the deterministic ``policy`` for ``episodes`` gymnasium episodes.
 
@@ -99,6 +105,7 @@ def evaluate_policy(
         episodes: how many episodes to play.
         seed: seed of the first reset (the following resets continue its random stream).
         confidence: coverage of the interval on the success rate.
+        progress: called with the number of finished episodes after each episode.
     """
     n_states = getattr(env.observation_space, "n", None)
     if n_states is None:
@@ -117,6 +124,8 @@ def evaluate_policy(
             returns[episode] += reward
             lengths[episode] += 1
         success[episode] = terminated and (goal[state] if goal is not None else reward > 0)
+        if progress is not None:
+            progress(episode + 1)
     return _result(success, returns, lengths, confidence)
 
 

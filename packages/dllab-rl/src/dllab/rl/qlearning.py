@@ -19,6 +19,7 @@ still explores); the learned policy is read with the deterministic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,12 +159,15 @@ def _epsilon_greedy_one(q: np.ndarray, epsilon: float, rng: np.random.Generator)
     return int(best[0]) if len(best) == 1 else int(rng.choice(best))
 
 
-def q_learning_gym(env: Any, config: QLearningConfig | None = None) -> QLearningResult:
+def q_learning_gym(
+    env: Any, config: QLearningConfig | None = None, progress: Callable[[int], Any] | None = None
+) -> QLearningResult:
     """Q-learning from gymnasium episodes, one environment step at a time.
 
     Args:
         env: a gymnasium environment with discrete observations and actions.
         config: run settings; ``num_envs`` is ignored.
+        progress: called with the number of finished episodes after each episode.
     """
     import time
 
@@ -184,8 +188,8 @@ def q_learning_gym(env: Any, config: QLearningConfig | None = None) -> QLearning
     start = time.perf_counter()
     env_steps = 0
     for episode in range(config.episodes):
-        progress = episode / config.episodes
-        epsilon, lr = config.epsilon(progress), config.lr(progress)
+        fraction = episode / config.episodes
+        epsilon, lr = config.epsilon(fraction), config.lr(fraction)
         state, _ = env.reset(seed=config.seed if episode == 0 else None)
         total, steps, success = 0.0, 0, False
         while True:
@@ -205,6 +209,8 @@ def q_learning_gym(env: Any, config: QLearningConfig | None = None) -> QLearning
         successes.append(success)
         lengths.append(steps)
         curve.update(episode + 1, Q)
+        if progress is not None:
+            progress(episode + 1)
     seconds = time.perf_counter() - start
     return QLearningResult(
         Q,
@@ -217,12 +223,15 @@ def q_learning_gym(env: Any, config: QLearningConfig | None = None) -> QLearning
     )
 
 
-def q_learning_vectorized(mdp: MDP, config: QLearningConfig | None = None) -> QLearningResult:
+def q_learning_vectorized(
+    mdp: MDP, config: QLearningConfig | None = None, progress: Callable[[int], Any] | None = None
+) -> QLearningResult:
     """Q-learning through the vectorised simulator of ``mdp``.
 
     Args:
         mdp: the model to simulate.
         config: run settings; episodes count over all ``num_envs`` environments.
+        progress: called with the number of finished episodes whenever some finish.
     """
     import time
 
@@ -247,8 +256,8 @@ def q_learning_vectorized(mdp: MDP, config: QLearningConfig | None = None) -> QL
     curve = _GreedyCurve(limited, config.episodes, config.curve_points)
     start = time.perf_counter()
     while done < config.episodes:
-        progress = done / config.episodes
-        actions = _epsilon_greedy(Q, states, config.epsilon(progress), rng)
+        fraction = done / config.episodes
+        actions = _epsilon_greedy(Q, states, config.epsilon(fraction), rng)
         step = sim.step(actions)
         env_steps += num_envs
         future = config.gamma * Q[step.next_states].max(axis=1) * ~step.terminated  # (N,)
@@ -256,7 +265,7 @@ def q_learning_vectorized(mdp: MDP, config: QLearningConfig | None = None) -> QL
         td = step.rewards + future - flat_Q[index]
         td_sum = np.bincount(index, weights=td, minlength=S * A)
         visits = np.bincount(index, minlength=S * A)
-        flat_Q += config.lr(progress) * td_sum / np.maximum(visits, 1)
+        flat_Q += config.lr(fraction) * td_sum / np.maximum(visits, 1)
         running += step.rewards
         ended = step.terminated | step.truncated
         if ended.any():
@@ -266,6 +275,8 @@ def q_learning_vectorized(mdp: MDP, config: QLearningConfig | None = None) -> QL
             running[ended] = 0.0
             done += int(ended.sum())
             curve.update(min(done, config.episodes), Q)
+            if progress is not None:
+                progress(min(done, config.episodes))
         states = sim.reset_where(ended)
     seconds = time.perf_counter() - start
     n = config.episodes
