@@ -21,6 +21,19 @@ _LAZY = {
     "NonFiniteLossError": "dllab.core.callbacks",
     "CheckpointError": "dllab.core.checkpoint",
     "load_checkpoint": "dllab.core.checkpoint",
+    "GlyphsData": "dllab.core.data.glyphs",
+    "FashionMNIST": "dllab.core.data.fashion_mnist",
+    "download": "dllab.core.data.download",
+    "extract_archive": "dllab.core.data.download",
+    "require_path": "dllab.core.data.download",
+    "ChecksumError": "dllab.core.data.download",
+    "DownloadError": "dllab.core.data.download",
+    "UnsafeArchiveError": "dllab.core.data.download",
+    "accuracy": "dllab.core.metrics",
+    "bleu": "dllab.core.metrics",
+    "corpus_bleu": "dllab.core.metrics",
+    "BLEUScore": "dllab.core.metrics",
+    "perplexity": "dllab.core.metrics",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -15,36 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
-from dllab.core.data.datamodule import TensorDataModule
-from dllab.core.module import Module
+_LAZY = {"BoringModel": "dllab.core._boring", "BoringDataModule": "dllab.core._boring"}
 
 
-class BoringModel(Module):
-    """Linear regression with a fixed-size input; learns ``BoringDataModule`` quickly."""
+def __getattr__(name: str) -> Any:
+    """Load the Lightning-based fixtures only when asked for (keeps this module light)."""
+    if name in _LAZY:
+        import importlib
 
-    def __init__(self, in_features: int = 8, lr: float = 0.05) -> None:
-        super().__init__(lr=lr)
-        self.save_hyperparameters()
-        self.net = nn.Linear(in_features, 1)
-
-
-class BoringDataModule(TensorDataModule):
-    """``y = X @ w + 0.1 * noise`` with a seeded ``w``; 256 samples by default."""
-
-    def __init__(
-        self, n: int = 256, in_features: int = 8, batch_size: int = 32, seed: int = 0
-    ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed)
-        self.n, self.in_features = n, in_features
-
-    def build(self) -> tuple[Tensor, Tensor]:
-        g = torch.Generator().manual_seed(self.seed)
-        X = torch.randn(self.n, self.in_features, generator=g)
-        w = torch.randn(self.in_features, 1, generator=g)
-        return X, X @ w + 0.1 * torch.randn(self.n, 1, generator=g)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dllab.core.testing' has no attribute {name!r}")
 
 
 def quick_trainer(tmp_path: str | os.PathLike[str], max_epochs: int = 2, **kwargs: Any):
@@ -62,7 +43,7 @@ def quick_trainer(tmp_path: str | os.PathLike[str], max_epochs: int = 2, **kwarg
 
 
 def _as_array(x: Any) -> np.ndarray:
-    if isinstance(x, Tensor):
+    if hasattr(x, "detach"):  # a torch tensor
         return x.detach().cpu().double().numpy()
     return np.asarray(x, dtype=np.float64)
 

@@ -56,7 +56,7 @@ class Trainer(L.Trainer):
         if curves:
             callbacks.append(Curves())
         if checkpoint:
-            callbacks.append(ModelCheckpoint(save_top_k=0, save_last=True))
+            callbacks.append(ModelCheckpoint(save_top_k=1, save_last="link"))
         if progress_bar:
             callbacks.append(RichProgressBar(refresh_rate=10, leave=True))
         callbacks.extend(kwargs.pop("callbacks", None) or [])

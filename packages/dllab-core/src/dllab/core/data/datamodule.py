@@ -107,10 +107,15 @@ class EpochBatchSampler(Sampler[Tensor]):
 def batched_loader(
     *tensors: Tensor, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False
 ) -> DataLoader:
-    """A DataLoader over in-memory tensors that indexes whole batches at once."""
+    """A DataLoader over in-memory tensors that indexes whole batches at once.
+
+    The loader has its own generator, so starting an epoch draws nothing from the global RNG
+    (which would make dropout masks depend on when the iterator was created).
+    """
     dataset = TensorBatches(*tensors)
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, drop_last)
-    return DataLoader(dataset, batch_size=None, sampler=sampler)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=None, sampler=sampler, generator=generator)
 
 
 class TensorDataModule(DataModule):

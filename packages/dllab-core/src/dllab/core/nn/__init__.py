@@ -1,1 +1,72 @@
-"""Neural-network building blocks: attention and Transformers."""
+"""Neural-network building blocks: attention and Transformers.
+
+- ``masking``: valid-length, padding and causal masks; ``masked_softmax``.
+- ``kernel_regression``: Nadaraya–Watson attention pooling (non-parametric and learned width).
+- ``attention``: scaled dot-product attention from scratch and through SDPA; additive attention.
+- ``multihead``: ``MultiHeadAttention`` and ``load_from_torch_mha``.
+- ``positional``: sinusoidal, learned and rotary position encodings.
+- ``transformer``: FFN, AddNorm, encoder/decoder blocks and stacks, torch weight loading.
+- ``kv_cache``: key/value caches for token-by-token decoding.
+- ``heatmaps``: attention weights drawn to a PNG grid.
+- ``seq2seq``: the sequence-reversal toy task and a small encoder–decoder that learns it.
+
+Names load lazily, so ``import dllab.core.nn`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "lengths_to_mask": "masking",
+    "padding_mask": "masking",
+    "causal_mask": "masking",
+    "masked_softmax": "masking",
+    "nadaraya_watson": "kernel_regression",
+    "kernel_weights": "kernel_regression",
+    "NadarayaWatson": "kernel_regression",
+    "leave_one_out_mask": "kernel_regression",
+    "dot_product_attention": "attention",
+    "sdpa_attention": "attention",
+    "attend": "attention",
+    "DotProductAttention": "attention",
+    "AdditiveAttention": "attention",
+    "MultiHeadAttention": "multihead",
+    "load_from_torch_mha": "multihead",
+    "sinusoidal_table": "positional",
+    "SinusoidalPositionalEncoding": "positional",
+    "LearnedPositionalEncoding": "positional",
+    "RotaryEmbedding": "positional",
+    "PositionWiseFFN": "transformer",
+    "AddNorm": "transformer",
+    "TransformerEncoderBlock": "transformer",
+    "TransformerDecoderBlock": "transformer",
+    "TransformerEncoder": "transformer",
+    "TransformerDecoder": "transformer",
+    "DecoderCache": "transformer",
+    "load_from_torch_encoder_layer": "transformer",
+    "load_from_torch_decoder_layer": "transformer",
+    "KVCache": "kv_cache",
+    "plot_attention_heatmaps": "heatmaps",
+    "make_reversal_data": "seq2seq",
+    "ReversalData": "seq2seq",
+    "Seq2SeqConfig": "seq2seq",
+    "Seq2SeqTransformer": "seq2seq",
+    "exact_match": "seq2seq",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dllab.core.nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dllab.core.nn.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,72 @@
+"""A run killed with SIGKILL and resumed ends with the same weights as an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import lightning as L
+    import torch
+    from torch import nn
+    from dllab.core import Classifier, Trainer
+    from dllab.core.data.glyphs import GlyphsData
+
+    runs, epochs, kill_at, resume, out = sys.argv[1:6]
+
+    class Net(Classifier):
+        def __init__(self):
+            super().__init__(num_classes=10, lr=0.2)
+            self.net = nn.Sequential(
+                nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 10)
+            )
+
+    class KillAt(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.global_step == int(kill_at):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    torch.manual_seed(0)
+    model = Net()
+    trainer = Trainer(max_epochs=int(epochs), runs_dir=runs, name="kill", progress_bar=False,
+                      accelerator="cpu", curves=False, callbacks=[KillAt()])
+    trainer.fit(model, GlyphsData(n=400, batch_size=32), ckpt_path="last" if resume == "1" else None)
+    torch.save(model.state_dict(), out)
+    """
+)
+
+
+def _run(tmp_path, runs: str, kill_at: int, resume: bool, out: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    args = [sys.executable, str(script), str(tmp_path / runs), "4", str(kill_at), str(int(resume))]
+    return subprocess.run([*args, str(tmp_path / out)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_identical_weights(tmp_path):
+    # 10 batches per epoch: step 25 is in the middle of the third epoch (index 2).
+    killed = _run(tmp_path, "a", kill_at=25, resume=False, out="never.pt")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "never.pt").exists()
+    assert (tmp_path / "a" / "kill" / "version_0" / "checkpoints" / "last.ckpt").exists()
+
+    resumed = _run(tmp_path, "a", kill_at=-1, resume=True, out="resumed.pt")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    full = _run(tmp_path, "b", kill_at=-1, resume=False, out="full.pt")
+    assert full.returncode == 0, full.stderr[-2000:]
+
+    got = torch.load(tmp_path / "resumed.pt", weights_only=True)
+    expected = torch.load(tmp_path / "full.pt", weights_only=True)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert torch.equal(got[key], expected[key]), key
+    assert sorted(os.listdir(tmp_path / "a" / "kill")) == ["version_0", "version_1"]
