@@ -14,8 +14,10 @@ The posterior is then always conditioned on every row (``GaussianProcess.posteri
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -25,6 +27,8 @@ from dllab.gp.kernels import LinearKernel, PeriodicKernel, ScaleKernel, _Lengths
 from dllab.gp.posterior import GaussianProcess, NotPositiveDefiniteError, _check_data
 
 OPTIMIZERS = ("lbfgs", "adam")
+SINGLE_THREAD_ROWS = 1024
+"""Stages on at most this many rows run single-threaded (see ``_threads_for``)."""
 
 
 @dataclass
@@ -98,7 +102,7 @@ def _optimize(
         opt.zero_grad()
         loss = -gp.log_marginal_likelihood(x, y) / n
         loss.backward()
-        history.append(-float(loss) * n)
+        history.append(-float(loss.detach()) * n)
         return loss
 
     if optimizer == "lbfgs":
@@ -117,6 +121,20 @@ def _optimize(
         for _ in range(max_iter):
             opt.step(closure)
     return history
+
+
+@contextlib.contextmanager
+def _threads_for(rows: int) -> Iterator[None]:
+    """One intra-op thread for small matrices: thread start-up and spinning cost more than the
+    arithmetic they share, and much more on a busy machine. Restored afterwards."""
+    before = torch.get_num_threads()
+    if rows <= SINGLE_THREAD_ROWS and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _subset(n: int, size: int | None, generator: torch.Generator) -> Tensor | None:
@@ -177,7 +195,8 @@ def fit_hyperparameters(
     for r in range(restarts):
         initialize_from_data(gp, x, y, generator if r > 0 else None)
         try:
-            history = _optimize(gp, xs, ys, optimizer, max_iter, lr)
+            with _threads_for(xs.shape[0]):
+                history = _optimize(gp, xs, ys, optimizer, max_iter, lr)
             with torch.no_grad():
                 value = float(gp.log_marginal_likelihood(xs, ys))
         except NotPositiveDefiniteError:
@@ -196,7 +215,8 @@ def fit_hyperparameters(
         rows = _subset(x.shape[0], max_points, generator)
         xr, yr = (x, y) if rows is None else (x[rows], y[rows])
         try:
-            best_history = best_history + _optimize(gp, xr, yr, optimizer, refine_iter, lr)
+            with _threads_for(xr.shape[0]):
+                best_history += _optimize(gp, xr, yr, optimizer, refine_iter, lr)
             with torch.no_grad():
                 best_value = float(gp.log_marginal_likelihood(xr, yr))
             used = xr.shape[0]

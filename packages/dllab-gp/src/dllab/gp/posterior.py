@@ -9,7 +9,7 @@ Follows Rasmussen & Williams, *Gaussian Processes for Machine Learning* (2006), 
 The log marginal likelihood has an analytic gradient with respect to the covariance,
 ``∂ log p / ∂K = ½ (α αᵀ - K⁻¹)``, which ``GaussianLogLikelihood`` supplies to autograd; the
 chain rule through the kernel then gives the gradient for every hyperparameter at the cost of
-one Cholesky and one triangular inverse (cheaper than differentiating through ``cholesky``).
+one Cholesky and one inverse from its factor (cheaper than differentiating through ``cholesky``).
 """
 
 from __future__ import annotations
@@ -86,9 +86,7 @@ class GaussianLogLikelihood(torch.autograd.Function):
         L, alpha = ctx.saved_tensors
         grad_cov = grad_residual = None
         if ctx.needs_input_grad[0]:
-            eye = torch.eye(L.shape[0], dtype=L.dtype, device=L.device)
-            L_inv = torch.linalg.solve_triangular(L, eye, upper=False)  # (n, n)
-            cov_inv = L_inv.T @ L_inv  # (n, n)
+            cov_inv = torch.cholesky_inverse(L)  # (n, n)
             grad_cov = 0.5 * grad * (torch.outer(alpha, alpha) - cov_inv)
         if ctx.needs_input_grad[1]:
             grad_residual = -grad * alpha

@@ -1,0 +1,146 @@
+"""Fit-and-predict time and accuracy: dllab scratch GP vs GPyTorch vs scikit-learn.
+
+Data: ``y = sin(x) + N(0, 0.2²)`` with ``x ~ U(0, 10)`` at n = 1,000 and 3,000, and 500
+test points on a grid; RMSE is measured against the noise-free ``sin``. Contenders:
+
+- ``scratch``: ``dllab.gp.GPRegressor("rbf")`` (L-BFGS with restarts, exact posterior);
+- ``gpytorch``: GPyTorch's standard example loop (ExactGP, ScaleKernel(RBF), Adam lr 0.1,
+  50 steps, then ``fast_pred_var`` prediction), float32 as in its tutorial;
+- ``sklearn``: ``GaussianProcessRegressor(C * RBF + WhiteKernel)``, no optimizer restarts.
+
+After a warm-up, the contenders run interleaved ``--repeats`` times and the minimum times are
+compared. Every sample is printed; the last line is one JSON object of ratios.
+
+    uv run --frozen python packages/dllab-gp/benchmarks/bench_gp.py [--sizes 1000,3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+NOISE = 0.2
+TEST_POINTS = 500
+
+
+def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy ``sin`` training data and a test grid with its true values."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, n)
+    y = np.sin(x) + NOISE * rng.standard_normal(n)
+    x_test = np.linspace(0, 10, TEST_POINTS)
+    return x, y, x_test, np.sin(x_test)
+
+
+def run_scratch(x, y, x_test) -> np.ndarray:
+    """dllab's from-scratch exact GP."""
+    from dllab.gp.api import GPRegressor
+
+    return GPRegressor("rbf").fit(x, y).predict(x_test).mean.numpy()
+
+
+def run_gpytorch(x, y, x_test, steps: int = 50) -> np.ndarray:
+    """GPyTorch's standard regression example, unchanged."""
+    import gpytorch
+
+    train_x = torch.as_tensor(x, dtype=torch.float32)
+    train_y = torch.as_tensor(y, dtype=torch.float32)
+    test_x = torch.as_tensor(x_test, dtype=torch.float32)
+
+    class ExactGPModel(gpytorch.models.ExactGP):
+        def __init__(self, train_x, train_y, likelihood):
+            super().__init__(train_x, train_y, likelihood)
+            self.mean_module = gpytorch.means.ConstantMean()
+            self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel())
+
+        def forward(self, x):
+            return gpytorch.distributions.MultivariateNormal(
+                self.mean_module(x), self.covar_module(x)
+            )
+
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    model = ExactGPModel(train_x, train_y, likelihood)
+    model.train()
+    likelihood.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = -mll(model(train_x), train_y)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    likelihood.eval()
+    with torch.no_grad(), gpytorch.settings.fast_pred_var():
+        return likelihood(model(test_x)).mean.numpy().astype(np.float64)
+
+
+def run_sklearn(x, y, x_test) -> np.ndarray:
+    """scikit-learn's GaussianProcessRegressor with C * RBF + WhiteKernel."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, WhiteKernel
+    from sklearn.gaussian_process.kernels import ConstantKernel as C
+
+    kernel = C(1.0) * RBF(1.0) + WhiteKernel(1.0)
+    model = GaussianProcessRegressor(kernel, n_restarts_optimizer=0, random_state=0)
+    return model.fit(x[:, None], y).predict(x_test[:, None])
+
+
+CONTENDERS: dict[str, Callable] = {
+    "scratch": run_scratch,
+    "gpytorch": run_gpytorch,
+    "sklearn": run_sklearn,
+}
+
+
+def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred - truth) ** 2)))
+
+
+def main(sizes: tuple[int, ...] = (1000, 3000), repeats: int = 3, warmup_n: int = 200) -> dict:
+    """Time every contender at every size; returns (and prints last) the ratio summary."""
+    if repeats < 1 or not sizes:
+        raise ValueError("need at least one size and one repeat")
+    x, y, x_test, _ = make_data(warmup_n, seed=1)
+    for name, fn in CONTENDERS.items():  # imports, first-call costs
+        start = time.perf_counter()
+        fn(x, y, x_test)
+        print(f"warm-up {name}: {time.perf_counter() - start:.2f}s", flush=True)
+    by_n: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        x, y, x_test, truth = make_data(n)
+        times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+        errors: dict[str, float] = {}
+        for r in range(repeats):
+            for name, fn in CONTENDERS.items():
+                start = time.perf_counter()
+                pred = fn(x, y, x_test)
+                times[name].append(time.perf_counter() - start)
+                errors[name] = rmse(pred, truth)
+                print(
+                    f"n={n} repeat={r} {name:8s} {times[name][-1]:8.3f}s rmse={errors[name]:.4f}",
+                    flush=True,
+                )
+        best = {name: min(t) for name, t in times.items()}
+        print(f"n={n} min: " + ", ".join(f"{k} {v:.3f}s" for k, v in best.items()), flush=True)
+        by_n[n] = {
+            "gpytorch_over_scratch": round(best["gpytorch"] / best["scratch"], 2),
+            "sklearn_over_scratch": round(best["sklearn"] / best["scratch"], 2),
+            **{f"rmse_{name}": round(err, 4) for name, err in errors.items()},
+        }
+    result = {**by_n[sizes[-1]], "n": sizes[-1], "by_n": by_n}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,3000", help="comma-separated n values")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    main(tuple(int(s) for s in args.sizes.split(",")), args.repeats)
