@@ -247,3 +247,7 @@ def test_dropout_and_xavier_reject_bad_input():
         fn.xavier_normal_(torch.empty(3, 3), gain=0.0)
     with pytest.raises(TypeError, match="floating-point"):
         fn.xavier_uniform_(torch.empty(3, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
+        fn.fan_in_and_fan_out([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="empty weight"):
+        fn.xavier_normal_(torch.empty(0, 0))

@@ -84,7 +84,10 @@ def test_linear_regression_recovers_the_weights(tmp_path):
         torch.manual_seed(0)
         model = cls(2, lr=0.03)
         data = TensorDataModule((X, y), batch_size=10, val_fraction=0.1)
-        quick_trainer(tmp_path, max_epochs=3, name=cls.__name__).fit(model, data)
+        trainer = quick_trainer(
+            tmp_path, max_epochs=2, name=cls.__name__, checkpoint=False, curves=False
+        )
+        trainer.fit(model, data)
         if isinstance(model, LinearRegressionScratch):
             w, b = model.w.detach(), model.b.detach()  # w: (2, 1)
         else:
