@@ -66,7 +66,7 @@ def fit_and_report(
     for key, value in summary.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
-    console.print(f"run folder: {trainer.run_dir}")
+    typer.echo(f"run folder: {trainer.run_dir}")
     typer.echo(json.dumps(summary, sort_keys=True))
     return summary
 
