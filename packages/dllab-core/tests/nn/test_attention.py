@@ -183,7 +183,7 @@ def test_bad_dtypes_masks_and_options(fn):
         fn(q.long(), k, v)
     with pytest.raises(ValueError, match="one dtype"):
         fn(q.double(), k, v)
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         fn(q.numpy(), k, v)
     with pytest.raises(ValueError, match="bool tensor"):
         fn(q, k, v, mask=torch.ones(3, 5, dtype=torch.int32))
