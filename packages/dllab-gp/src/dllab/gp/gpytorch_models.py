@@ -26,12 +26,13 @@ _ATTR = {"outputscale": "outputscale", "lengthscale": "lengthscale", "period": "
 
 
 def _base_kernel(name: str, ard_num_dims: int | None) -> gpytorch.kernels.Kernel:
+    dims = {} if ard_num_dims is None else {"ard_num_dims": ard_num_dims}
     if name == "rbf":
-        return gpytorch.kernels.RBFKernel(ard_num_dims=ard_num_dims)
+        return gpytorch.kernels.RBFKernel(**dims)
     if name in MATERN_NU:
-        return gpytorch.kernels.MaternKernel(nu=MATERN_NU[name], ard_num_dims=ard_num_dims)
+        return gpytorch.kernels.MaternKernel(nu=MATERN_NU[name], **dims)
     if name == "periodic":
-        return gpytorch.kernels.PeriodicKernel(ard_num_dims=ard_num_dims)
+        return gpytorch.kernels.PeriodicKernel(**dims)
     return gpytorch.kernels.LinearKernel()
 
 
