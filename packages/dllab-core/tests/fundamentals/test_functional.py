@@ -108,6 +108,14 @@ def test_activations_and_derivatives_match_autograd(ours, ours_grad, ref):
     assert_close_to_reference(g_auto, g_ref, atol=1e-12, name=f"autograd {ours.__name__}")
 
 
+@pytest.mark.parametrize(
+    ("ours", "ref"), [(fn.relu, torch.relu), (fn.sigmoid, torch.sigmoid), (fn.tanh, torch.tanh)]
+)
+def test_activations_propagate_nan_and_inf_like_torch(ours, ref):
+    X = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0])
+    assert_close_to_reference(ours(X), ref(X), atol=0.0, name=ours.__name__)
+
+
 def test_tanh_keeps_relative_precision_near_zero():
     X = torch.tensor([1e-12, -3e-10], dtype=torch.float64)
     assert_close_to_reference(fn.tanh(X), torch.tanh(X), atol=0.0, rtol=1e-12)

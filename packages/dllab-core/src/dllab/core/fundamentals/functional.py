@@ -141,9 +141,9 @@ def cross_entropy_unchecked(logits: Tensor, labels: Tensor, reduction: str = "me
 
 # ---- activations and their derivatives -------------------------------------------------------
 def relu(X: Tensor) -> Tensor:
-    """``max(x, 0)`` element-wise."""
+    """``max(x, 0)`` element-wise; NaN stays NaN (as ``torch.relu``), so divergence shows."""
     _check_float_tensor(X)
-    return torch.where(X > 0, X, torch.zeros_like(X))
+    return torch.where(X <= 0, 0.0, X)
 
 
 def relu_grad(X: Tensor) -> Tensor:
@@ -160,8 +160,8 @@ def sigmoid(X: Tensor) -> Tensor:
     """
     _check_float_tensor(X)
     positive = X >= 0
-    x_pos = torch.where(positive, X, torch.zeros_like(X))
-    x_neg = torch.where(positive, torch.zeros_like(X), X)
+    x_pos = torch.where(positive, X, 0.0)
+    x_neg = torch.where(positive, 0.0, X)
     exp_neg = torch.exp(x_neg)  # in (0, 1]
     return torch.where(positive, 1 / (1 + torch.exp(-x_pos)), exp_neg / (1 + exp_neg))
 
