@@ -6,7 +6,6 @@ import collections
 import importlib.util
 import math
 import random
-import re
 from pathlib import Path
 
 import pytest
@@ -332,16 +331,6 @@ def test_accuracy_rises_and_perplexity_falls_while_a_softmax_model_learns():
 
 
 # ---- the README section and the benchmark ------------------------------------------------------
-def test_readme_section_example_runs(tmp_path, monkeypatch):
-    readme = PACKAGE / "README-metrics-data.md"
-    if not readme.exists():
-        pytest.skip("the section has been merged into the package README")
-    block = re.search(r"```python\n(.*?)```", readme.read_text(), re.S)
-    assert block, "README-metrics-data.md needs a ```python example"
-    monkeypatch.chdir(tmp_path)
-    exec(compile(block.group(1), str(readme), "exec"), {"__name__": "__readme__"})
-
-
 def test_benchmark_runs_with_tiny_sizes(capsys):
     path = PACKAGE / "benchmarks" / "bench_metrics.py"
     spec = importlib.util.spec_from_file_location("bench_metrics", path)
