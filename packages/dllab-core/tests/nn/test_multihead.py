@@ -182,7 +182,7 @@ def test_bad_inputs_and_sizes():
         MultiHeadAttention(8, 0)
     with pytest.raises(ValueError, match="impl"):
         MultiHeadAttention(8, 2, impl="flash")
-    with pytest.raises(ValueError, match="rope.head_dim"):
+    with pytest.raises(ValueError, match=r"rope\.head_dim"):
         MultiHeadAttention(8, 2, rope=RotaryEmbedding(8))
     ours = MultiHeadAttention(D, H)
     x = torch.randn(B, T, D)
