@@ -1,0 +1,81 @@
+"""Data root policy, batched loaders and the epoch-seeded sampler."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dllab.core.data.datamodule import (
+    DataModule,
+    EpochBatchSampler,
+    TensorBatches,
+    TensorDataModule,
+    batched_loader,
+    data_root,
+)
+
+
+def test_data_root_prefers_argument_then_env_then_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_DIR", str(tmp_path / "env"))
+    assert data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert data_root() == tmp_path / "env"
+    assert DataModule().root == tmp_path / "env"
+    monkeypatch.delenv("DLLAB_DATA_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data_root() == tmp_path / ".cache" / "dllab"
+
+
+def test_batched_loader_yields_every_sample_once_per_epoch():
+    X = torch.arange(103).float().unsqueeze(1)
+    loader = batched_loader(X, X.long().squeeze(1), batch_size=10, shuffle=True, seed=3)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 11
+    seen = torch.cat([y for _, y in batches])
+    assert torch.equal(seen.sort().values, torch.arange(103))
+    assert all(torch.equal(x.squeeze(1).long(), y) for x, y in batches)  # rows stay paired
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    a, b = EpochBatchSampler(50, 8, True, seed=1), EpochBatchSampler(50, 8, True, seed=1)
+    first = [t.tolist() for t in a]
+    a.set_epoch(1)
+    second = [t.tolist() for t in a]
+    b.set_epoch(1)
+    assert second == [t.tolist() for t in b]
+    assert first != second
+    unshuffled = EpochBatchSampler(5, 2, False, drop_last=True)
+    assert [t.tolist() for t in unshuffled] == [[0, 1], [2, 3]] and len(unshuffled) == 2
+
+
+def test_split_is_seeded_and_disjoint():
+    X, y = torch.randn(100, 3), torch.arange(100)
+    data = TensorDataModule((X, y), batch_size=16, val_fraction=0.25, seed=7)
+    data.setup()
+    train_y, val_y = data.train_tensors[1], data.val_tensors[1]
+    assert len(train_y) == 75 and len(val_y) == 25
+    assert not set(train_y.tolist()) & set(val_y.tolist())
+    again = TensorDataModule((X, y), val_fraction=0.25, seed=7)
+    again.setup()
+    assert torch.equal(again.val_tensors[1], val_y)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: TensorBatches(torch.zeros(0, 2), torch.zeros(0)), "empty"),
+        (lambda: TensorBatches(torch.zeros(3, 2), torch.zeros(4)), "same length"),
+        (lambda: TensorBatches(), "at least one"),
+        (lambda: DataModule(batch_size=0), "batch_size"),
+        (lambda: TensorDataModule(val_fraction=1.0), "val_fraction"),
+        (lambda: EpochBatchSampler(0, 4, True), "empty"),
+    ],
+)
+def test_bad_input(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_empty_dataset_is_refused_at_setup():
+    data = TensorDataModule((torch.zeros(0, 2), torch.zeros(0)))
+    with pytest.raises(ValueError, match="empty"):
+        data.setup()
