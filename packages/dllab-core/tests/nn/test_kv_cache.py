@@ -1,0 +1,117 @@
+"""Incremental decoding with key/value caches equals the full causal pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dllab.core.nn.kv_cache import KVCache
+from dllab.core.nn.multihead import MultiHeadAttention
+from dllab.core.nn.positional import RotaryEmbedding
+from dllab.core.nn.transformer import TransformerDecoder
+from dllab.core.testing import assert_close_to_reference
+
+B, T, S, D, H, F = 3, 9, 5, 16, 4, 32
+
+
+def decode_in_chunks(decoder, x, memory, chunk, **masks):
+    cache = decoder.new_cache()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, x.shape[1], chunk):
+            outputs.append(decoder(x[:, start : start + chunk], memory, cache=cache, **masks))
+    assert cache.offset == x.shape[1]
+    return torch.cat(outputs, dim=1)
+
+
+@pytest.mark.parametrize("impl", ["scratch", "sdpa"])
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_cached_decoding_equals_the_full_causal_pass(impl, norm_first, chunk):
+    """Tolerance 1e-5 (float32), token by token and a few tokens at a time."""
+    decoder = TransformerDecoder(2, D, H, F, norm_first=norm_first, impl=impl).eval()
+    x, memory = torch.randn(B, T, D), torch.randn(B, S, D)
+    memory_valid_lens = torch.tensor([5, 2, 4])
+    with torch.no_grad():
+        full = decoder(x, memory, memory_valid_lens=memory_valid_lens)
+    cached = decode_in_chunks(decoder, x, memory, chunk, memory_valid_lens=memory_valid_lens)
+    assert_close_to_reference(cached, full, atol=1e-5, name=f"{impl} chunk={chunk}")
+
+
+def test_decoder_only_with_rope_decodes_incrementally():
+    decoder = TransformerDecoder(2, D, H, F, cross_attention=False).eval()
+    rope = RotaryEmbedding(D // H)
+    for block in decoder.blocks:
+        block.self_attention.rope = rope
+    x = torch.randn(B, T, D)
+    with torch.no_grad():
+        full = decoder(x)
+    cached = decode_in_chunks(decoder, x, None, 1)
+    assert_close_to_reference(cached, full, atol=1e-5, name="RoPE decoder-only")
+
+
+def test_target_padding_mask_spans_the_cached_keys():
+    attention = MultiHeadAttention(D, H).eval()
+    x = torch.randn(2, 4, D)
+    pad = torch.tensor([[False, False, True, False], [False] * 4])  # a hole at position 2
+    with torch.no_grad():
+        full = attention(x, key_padding_mask=pad, is_causal=True)
+        cache = KVCache()
+        steps = [
+            attention(
+                x[:, t : t + 1], key_padding_mask=pad[:, : t + 1], is_causal=True, cache=cache
+            )
+            for t in range(4)
+        ]
+    assert_close_to_reference(torch.cat(steps, 1), full, atol=1e-5, name="padded self-attention")
+
+
+def test_static_cache_projects_the_memory_once():
+    attention = MultiHeadAttention(D, H).eval()
+    memory = torch.randn(B, S, D)
+    cache = KVCache(static=True)
+    with torch.no_grad():
+        first = attention(torch.randn(B, 1, D), memory, memory, cache=cache)
+        keys = cache.keys
+        query = torch.randn(B, 1, D)
+        reused = attention(query, memory, memory, cache=cache)
+        expected = attention(query, memory, memory)
+    assert first.shape == (B, 1, D) and len(cache) == S and cache.keys is not None
+    assert torch.equal(cache.keys, keys)
+    assert_close_to_reference(reused, expected, atol=1e-6, name="reused cross-attention")
+
+
+def test_cache_grows_and_keeps_every_entry():
+    cache = KVCache()
+    parts = [torch.randn(2, 3, n, 4) for n in (1, 20, 1, 50)]
+    for part in parts:
+        keys, values = cache.append(part, -part)
+    expected = torch.cat(parts, dim=2)
+    assert torch.equal(keys, expected) and torch.equal(values, -expected) and len(cache) == 72
+    cache.reset()
+    assert len(cache) == 0 and cache.keys is None
+
+
+def test_cache_keeps_gradients_when_tracked():
+    attention = MultiHeadAttention(D, H)
+    x = torch.randn(B, 3, D, requires_grad=True)
+    cache = KVCache()
+    out = torch.cat([attention(x[:, t : t + 1], cache=cache) for t in range(3)], dim=1)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert_close_to_reference(out, attention(x, is_causal=True), atol=1e-5, name="tracked")
+
+
+def test_bad_cache_use():
+    cache = KVCache()
+    cache.append(torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4))
+    with pytest.raises(ValueError, match="do not match the cached"):
+        cache.append(torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4))
+    with pytest.raises(ValueError, match="differ in shape"):
+        cache.append(torch.randn(2, 3, 1, 4), torch.randn(2, 3, 2, 4))
+    with pytest.raises(ValueError, match=r"\(B, H, t, head_dim\)"):
+        cache.append(torch.randn(3, 1, 4), torch.randn(3, 1, 4))
+    static = KVCache(static=True)
+    static.append(torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4))
+    with pytest.raises(ValueError, match="already filled"):
+        static.append(torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4))
