@@ -93,3 +93,14 @@ def test_bad_arguments(sin_data, kwargs, match):
     x, y = sin_data
     with pytest.raises(ValueError, match=match):
         fit_hyperparameters(GaussianProcess(SpecKernel("rbf")), x, y, **kwargs)
+
+
+def test_isotropic_kernel_on_several_inputs_starts_from_their_average_spread(data_2d):
+    x, y, _ = data_2d
+    gp = GaussianProcess(SpecKernel("rbf+periodic"))  # one lengthscale shared by 2 inputs
+    initialize_from_data(gp, x, y)
+    assert float(gp.hyperparameters()["rbf.lengthscale"]) == pytest.approx(
+        float(x.std(0).mean()) / 2
+    )
+    result = fit_hyperparameters(gp, x, y, restarts=2, max_iter=30)
+    assert math.isfinite(result.log_marginal_likelihood)

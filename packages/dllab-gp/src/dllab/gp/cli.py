@@ -170,7 +170,7 @@ def _plot_fit(gp: Any, data: Any, path: Path) -> dict[str, float]:
             grid = np.linspace(axis[0][0], axis[0][-1], 400)[:, None]
         else:
             grid = np.stack([a.ravel() for a in np.meshgrid(*axis, indexing="xy")], axis=1)
-        pred = gp.predict(grid)
+        pred, latent = gp.predict(grid), gp.predict(grid, include_noise=False)
         if data.true_function is not None:
             truth = data.true_function(grid)
             metrics["rmse_true_function"] = float(
@@ -182,9 +182,10 @@ def _plot_fit(gp: Any, data: Any, path: Path) -> dict[str, float]:
             plots.plot_posterior_1d(
                 data.x, data.y, grid, pred.mean, pred.lower, pred.upper, path, truth=truth,
                 title=f"GP posterior ({gp.kernel}, {gp.backend})",
+                latent=(latent.lower, latent.upper),
             )  # fmt: skip
         else:
-            plots.plot_posterior_2d(data.x, grid, pred.mean, pred.std, path, title=gp.kernel)
+            plots.plot_posterior_2d(data.x, grid, latent.mean, latent.std, path, title=gp.kernel)
     train = gp.predict(data.x)
     if dims > 2:
         plots.plot_predicted_vs_observed(data.y, train.mean, train.lower, train.upper, path)
@@ -221,9 +222,13 @@ def fit_command(
     options = dict(locals())
     options["kernel"] = spec = _kernel(kernel)
     if backend not in ("scratch", "gpytorch"):
-        raise typer.BadParameter(f"must be scratch or gpytorch, got {backend!r}", "--backend")
+        raise typer.BadParameter(
+            f"must be scratch or gpytorch, got {backend!r}", param_hint="--backend"
+        )
     if optimizer not in (None, "lbfgs", "adam"):
-        raise typer.BadParameter(f"must be lbfgs or adam, got {optimizer!r}", "--optimizer")
+        raise typer.BadParameter(
+            f"must be lbfgs or adam, got {optimizer!r}", param_hint="--optimizer"
+        )
     _positive("--lr", lr)
     options["quick"] = quick = quick_mode(quick)
     if quick:

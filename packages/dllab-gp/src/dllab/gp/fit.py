@@ -78,12 +78,15 @@ def initialize_from_data(
         for m in scaled:
             m.outputscale = var_y / len(scaled) * jitter(0.3, 3.0)
         for m in gp.kernel.modules():
-            dims = m.raw_lengthscale.shape if isinstance(m, _LengthscaleKernel) else None
+            if isinstance(m, _LengthscaleKernel):
+                dims = m.raw_lengthscale.shape
+                ard = m.ard_num_dims is not None  # else one value for all inputs: their average
+                spread_m, extent_m = (spread, extent) if ard else (spread.mean(), extent.mean())
             if isinstance(m, PeriodicKernel):
-                m.period = (extent / 5).expand(dims) * jitter(0.2, 2.0, dims)
+                m.period = (extent_m / 5).expand(dims) * jitter(0.2, 2.0, dims)
                 m.lengthscale = jitter(0.3, 3.0, dims)
             elif isinstance(m, _LengthscaleKernel):
-                m.lengthscale = (spread / 2).expand(dims) * jitter(0.1, 10.0, dims)
+                m.lengthscale = (spread_m / 2).expand(dims) * jitter(0.1, 10.0, dims)
             elif isinstance(m, LinearKernel):
                 m.variance = (
                     var_y / float(x.pow(2).sum(1).mean().clamp_min(1e-12)) * jitter(0.1, 10)

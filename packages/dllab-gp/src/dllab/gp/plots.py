@@ -56,8 +56,13 @@ def plot_posterior_1d(
     truth: Any = None,
     title: str = "GP posterior",
     level: float = 0.95,
+    latent: tuple[Any, Any] | None = None,
 ) -> Path:
-    """Posterior mean, its ``level`` confidence band and the data (and the truth if known)."""
+    """Posterior mean, its ``level`` confidence band and the data (and the truth if known).
+
+    ``lower``/``upper`` bound a new observation; ``latent=(lower, upper)`` optionally adds the
+    narrower band of the noise-free function.
+    """
     x_test = _np(x_test).reshape(-1)
     order = np.argsort(x_test)
     fig, ax = new_figure(figsize=(8, 4))
@@ -65,10 +70,19 @@ def plot_posterior_1d(
         x_test[order],
         _np(lower)[order],
         _np(upper)[order],
-        alpha=0.25,
+        alpha=0.2,
         color="C0",
-        label=f"{level:.0%} region",
+        label=f"{level:.0%} region, new observation",
     )
+    if latent is not None:
+        ax.fill_between(
+            x_test[order],
+            _np(latent[0])[order],
+            _np(latent[1])[order],
+            alpha=0.35,
+            color="C0",
+            label=f"{level:.0%} region, function",
+        )
     ax.plot(x_test[order], _np(mean)[order], color="C0", lw=2, label="posterior mean")
     if truth is not None:
         ax.plot(x_test[order], _np(truth)[order], "k--", lw=1, label="true function")
