@@ -75,7 +75,7 @@ def test_a_few_steps_lower_the_loss():
 
 def test_data_module_batches():
     data = ReversalData(num_samples=100, batch_size=16)
-    src, lengths, tgt_in, tgt_out = next(iter(data.train_dataloader()))
+    src, lengths, _, tgt_out = next(iter(data.train_dataloader()))
     assert src.shape == (16, 8) and lengths.shape == (16,) and tgt_out.shape == (16, 9)
     assert data.vocab_size == 13 and len(data.val_tensors[0]) == 10
 
@@ -86,7 +86,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="num_samples"):
         make_reversal_data(0)
     model = Seq2SeqTransformer(Seq2SeqConfig(d_model=16, ffn_hidden=32))
-    src, lengths, tgt_in, tgt_out = make_reversal_data(4)
+    src, lengths, tgt_in, _ = make_reversal_data(4)
     with pytest.raises(ValueError, match="integer tensor"):
         model(src.float(), lengths, tgt_in)
     with pytest.raises(ValueError, match="valid_lens must have shape"):
