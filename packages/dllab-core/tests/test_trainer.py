@@ -110,12 +110,16 @@ def test_a_damaged_checkpoint_gives_a_clear_error(tmp_path, damage):
     path = trainer.run_dir / "checkpoints" / "last.ckpt"
     raw = path.read_bytes()
     path.write_bytes(
-        {"truncate": raw[: len(raw) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage]
+        {"truncate": raw[: len(raw) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[
+            damage
+        ]
     )
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match=str(path)):
-        quick_trainer(tmp_path, max_epochs=2).fit(BoringModel(), BoringDataModule(), ckpt_path="last")
+        quick_trainer(tmp_path, max_epochs=2).fit(
+            BoringModel(), BoringDataModule(), ckpt_path="last"
+        )
 
 
 def test_resume_without_an_earlier_run_names_the_folder(tmp_path):
@@ -135,5 +139,6 @@ def test_curves_plot_every_logged_metric(tmp_path):
     curves = next(c for c in trainer.callbacks if type(c).__name__ == "Curves")
     assert {"train_loss", "val_loss", "val_acc"} <= set(curves.history)
     assert [e for e, _ in curves.history["val_acc"]] == [1, 2]
+    assert [e for e, _ in curves.history["train_loss"]] == [1, 2]  # no lag of one epoch
     assert (trainer.run_dir / "curves.png").stat().st_size > 1000
     assert all(math.isfinite(v) for _, v in curves.history["train_loss"])

@@ -34,6 +34,12 @@ _LAZY = {
     "corpus_bleu": "dllab.core.metrics",
     "BLEUScore": "dllab.core.metrics",
     "perplexity": "dllab.core.metrics",
+    "LinearRegressionScratch": "dllab.core.fundamentals.models",
+    "LinearRegression": "dllab.core.fundamentals.models",
+    "SoftmaxRegressionScratch": "dllab.core.fundamentals.models",
+    "SoftmaxRegression": "dllab.core.fundamentals.models",
+    "MLPScratch": "dllab.core.fundamentals.models",
+    "MLP": "dllab.core.fundamentals.models",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -59,6 +59,7 @@ class Module(L.LightningModule):
         self.momentum = momentum
         self._loss_sum: Tensor | None = None
         self._loss_count = 0
+        self._epoch_loss_logged = False
 
     # ---- the model -----------------------------------------------------------------------
     def forward(self, *inputs: Tensor) -> Tensor:
@@ -109,13 +110,20 @@ class Module(L.LightningModule):
         if trainer is not None and trainer.logger is not None and (batch_idx + 1) % every == 0:
             step = trainer.global_step
             trainer.logger.log_metrics({"train_loss_step": float(detached)}, step=step)
+        if trainer is not None and batch_idx + 1 == trainer.num_training_batches:
+            self._log_epoch_loss()  # at the last batch, so epoch-end callbacks already see it
+
+    def _log_epoch_loss(self) -> None:
+        if self._loss_sum is not None and self._loss_count and not self._epoch_loss_logged:
+            mean = self._loss_sum / self._loss_count
+            self.log("train_loss", mean, prog_bar=True, on_step=False, on_epoch=True)
+            self._epoch_loss_logged = True
 
     def on_train_epoch_start(self) -> None:
-        self._loss_sum, self._loss_count = None, 0
+        self._loss_sum, self._loss_count, self._epoch_loss_logged = None, 0, False
 
     def on_train_epoch_end(self) -> None:
-        if self._loss_sum is not None and self._loss_count:
-            self.log("train_loss", self._loss_sum / self._loss_count, prog_bar=True)
+        self._log_epoch_loss()  # loaders without a length
 
 
 class Classifier(Module):
