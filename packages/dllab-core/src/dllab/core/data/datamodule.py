@@ -143,7 +143,9 @@ class TensorDataModule(DataModule):
 
     def build(self) -> tuple[Tensor, Tensor]:
         if self._given is None:
-            raise NotImplementedError(f"{type(self).__name__} must implement build() or get tensors")
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement build() or get tensors"
+            )
         return self._given
 
     def setup(self, stage: str | None = None) -> None:
@@ -153,7 +155,7 @@ class TensorDataModule(DataModule):
         n = len(tensors[0])
         if n == 0:
             raise ValueError("dataset is empty: no samples to train on")
-        n_val = int(round(n * self.val_fraction))
+        n_val = round(n * self.val_fraction)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         val_idx, train_idx = order[:n_val], order[n_val:]
         self.train_tensors = tuple(t[train_idx] for t in tensors)
