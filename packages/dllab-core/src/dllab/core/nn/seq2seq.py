@@ -118,7 +118,7 @@ class Seq2SeqTransformer(Classifier):
     def __init__(
         self,
         config: Seq2SeqConfig | dict[str, Any] | None = None,
-        lr: float = 3e-3,
+        lr: float = 5e-3,
         optimizer: str = "adam",
     ) -> None:
         cfg = Seq2SeqConfig(**config) if isinstance(config, dict) else config or Seq2SeqConfig()
@@ -136,6 +136,21 @@ class Seq2SeqTransformer(Classifier):
         self.encoder = TransformerEncoder(cfg.num_layers, d, cfg.num_heads, cfg.ffn_hidden, **opts)
         self.decoder = TransformerDecoder(cfg.num_layers, d, cfg.num_heads, cfg.ffn_hidden, **opts)
         self.head = nn.Linear(d, cfg.vocab_size)
+
+    def configure_optimizers(self) -> Any:
+        """The base optimizer with a one-cycle schedule (warm-up, then cosine decay) per step."""
+        optimizer = super().configure_optimizers()
+        trainer = self._trainer
+        if trainer is None:
+            return optimizer
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=self.lr,
+            total_steps=max(1, int(trainer.estimated_stepping_batches)),
+            pct_start=0.1,
+            cycle_momentum=False,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def embed(self, tokens: Tensor, offset: int = 0) -> Tensor:
         """Token ids ``(B, T)`` -> ``(B, T, d)``: scaled embedding plus positions."""
