@@ -20,7 +20,11 @@ FORBIDDEN = {
     "dllab-rl": (DOMAIN_STACKS - {"gymnasium"}) | {"dllab-vision", "dllab-nlp", "dllab-gp"},
     "dllab-gp": (DOMAIN_STACKS - {"gpytorch"}) | {"dllab-vision", "dllab-nlp", "dllab-rl"},
 }
-REQUIRED = {"dllab-core": {"torch", "lightning"}, "dllab-rl": {"gymnasium"}, "dllab-gp": {"gpytorch"}}
+REQUIRED = {
+    "dllab-core": {"torch", "lightning"},
+    "dllab-rl": {"gymnasium"},
+    "dllab-gp": {"gpytorch"},
+}
 
 
 def _norm(name: str) -> str:
@@ -59,7 +63,9 @@ def check_environment(member: str) -> None:
     installed = {_norm(d.metadata["Name"]) for d in metadata.distributions()}
     bad = installed & FORBIDDEN[member]
     if bad or not REQUIRED[member] <= installed:
-        sys.exit(f"{member}: forbidden {sorted(bad)}, missing {sorted(REQUIRED[member] - installed)}")
+        sys.exit(
+            f"{member}: forbidden {sorted(bad)}, missing {sorted(REQUIRED[member] - installed)}"
+        )
     print(f"{member}: environment holds none of {sorted(FORBIDDEN[member])}")
 
 

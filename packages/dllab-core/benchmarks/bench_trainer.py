@@ -104,10 +104,29 @@ def dllab_trainer(X, y, epochs: int, batch_size: int) -> list[float]:
     data = TensorDataModule((X, y), batch_size=batch_size, val_fraction=0.0)
     with tempfile.TemporaryDirectory() as root:
         trainer = Trainer(
-            max_epochs=epochs, runs_dir=root, progress_bar=False, accelerator="cpu", callbacks=[timer]
+            max_epochs=epochs,
+            runs_dir=root,
+            progress_bar=False,
+            accelerator="cpu",
+            callbacks=[timer],
         )
         trainer.fit(Net(), data)
     return timer.times
+
+
+def help_seconds(repeats: int = 3) -> float:
+    """Best wall time of ``dllab --help`` in a fresh interpreter (it must not import torch)."""
+    import subprocess
+    import sys
+
+    code = "from dllab.core.cli.app import main; main()"
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code, "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - tic)
+    print("dllab --help: " + ", ".join(f"{t:.3f}s" for t in times))
+    return min(times)
 
 
 CONTENDERS = {"raw": raw_loop, "lightning": plain_lightning, "dllab": dllab_trainer}
@@ -125,7 +144,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     torch.manual_seed(0)
     X = torch.randn(args.samples, 784)
     y = (X[:, :10].argmax(1) + X[:, 10:20].argmax(1)) % 10  # a learnable synthetic target
-    print(f"torch {torch.__version__}, lightning {L.__version__}, threads {torch.get_num_threads()}")
+    print(
+        f"torch {torch.__version__}, lightning {L.__version__}, threads {torch.get_num_threads()}"
+    )
     print(f"MLP 784-256-10, {args.samples} samples, batch {args.batch_size}, {args.epochs} epochs")
     for fn in CONTENDERS.values():  # warm-up
         fn(X[: 4 * args.batch_size], y[: 4 * args.batch_size], 1, args.batch_size)
@@ -141,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ratios = {
         "lightning_over_raw": round(best["lightning"] / best["raw"], 3),
         "dllab_over_raw": round(best["dllab"] / best["raw"], 3),
+        "dllab_help_seconds": round(help_seconds(), 3),
     }
     print(json.dumps(ratios))
     return ratios

@@ -142,3 +142,27 @@ def test_curves_plot_every_logged_metric(tmp_path):
     assert [e for e, _ in curves.history["train_loss"]] == [1, 2]  # no lag of one epoch
     assert (trainer.run_dir / "curves.png").stat().st_size > 1000
     assert all(math.isfinite(v) for _, v in curves.history["train_loss"])
+
+
+def test_direct_step_is_chosen_only_where_it_is_equivalent(tmp_path):
+    trainer = quick_trainer(tmp_path)
+    assert BoringModel().supports_direct_step(trainer)
+    assert not ExplodingModel().supports_direct_step(trainer)  # its own training_step
+    clipped = quick_trainer(tmp_path, gradient_clip_val=1.0)
+    assert not BoringModel().supports_direct_step(clipped)
+
+
+def test_direct_step_equals_lightning_automatic_optimization(tmp_path):
+    torch.manual_seed(0)
+    direct = BoringModel()
+    torch.manual_seed(0)
+    automatic = BoringModel()
+    quick_trainer(tmp_path / "direct", max_epochs=2, seed=None).fit(direct, BoringDataModule())
+    assert direct.automatic_optimization is False
+    plain = L.Trainer(
+        max_epochs=2, default_root_dir=tmp_path / "auto", enable_progress_bar=False, logger=False
+    )
+    plain.fit(automatic, datamodule=BoringDataModule())
+    assert automatic.automatic_optimization is True
+    for a, b in zip(direct.parameters(), automatic.parameters(), strict=True):
+        assert torch.equal(a, b)

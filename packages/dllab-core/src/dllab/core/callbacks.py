@@ -69,8 +69,9 @@ class Curves(Callback):
     """Draw per-epoch metric curves to ``<run>/curves.png``, like d2l's ProgressBoard.
 
     Losses go on the left axes and everything else (accuracy, perplexity...) on the right.
-    Drawing costs a fraction of a second, so an epoch-end redraw is skipped while plotting
-    would exceed ``max_overhead`` of the elapsed training time; the final epoch is always drawn.
+    Drawing costs a fraction of a second, so an epoch-end redraw is skipped when it would
+    push plotting over ``max_overhead`` of the elapsed training time; the final curves are
+    always drawn when fitting ends (also after an interruption).
     """
 
     def __init__(self, filename: str = "curves.png", max_overhead: float = 0.03) -> None:
@@ -79,6 +80,7 @@ class Curves(Callback):
         self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._start = 0.0
         self._plot_seconds = 0.0
+        self._next_cost = 0.3  # seconds one drawing is expected to take, until measured
         self.path: Path | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -99,13 +101,20 @@ class Curves(Callback):
             else:
                 series.append((epoch, value))
         last_epoch = epoch >= (trainer.max_epochs or epoch) or trainer.should_stop
+        if last_epoch:
+            return  # drawn once in on_fit_end
         elapsed = time.perf_counter() - self._start
-        if last_epoch or self._plot_seconds <= self.max_overhead * elapsed:
+        if self._plot_seconds + self._next_cost <= self.max_overhead * elapsed:
             self.draw()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero and self.history:
             self.draw()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self.on_fit_end(trainer, pl_module)
 
     def draw(self) -> Path | None:
         """Render the collected history now; returns the PNG path."""
@@ -113,7 +122,8 @@ class Curves(Callback):
             return None
         tic = time.perf_counter()
         plot_history(self.history, self.path)
-        self._plot_seconds += time.perf_counter() - tic
+        self._next_cost = time.perf_counter() - tic
+        self._plot_seconds += self._next_cost
         return self.path
 
 

@@ -79,7 +79,28 @@ class Module(L.LightningModule):
         *inputs, y = batch
         loss = self.loss(self(*inputs), y)
         self._track_train_loss(loss, batch_idx)
+        if not self.automatic_optimization:  # dllab's Trainer chose the direct step
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
         return loss
+
+    def supports_direct_step(self, trainer: L.Trainer) -> bool:
+        """Whether ``training_step`` may step the optimizer itself (manual optimization).
+
+        True for d2l-style subclasses that keep this class's ``training_step`` and
+        ``configure_optimizers`` when the trainer asks for no gradient clipping or
+        accumulation. The step is the same as Lightning's automatic one (zero_grad,
+        backward, step, with every hook), minus the closure machinery around it.
+        """
+        cls = type(self)
+        return (
+            cls.training_step is Module.training_step
+            and cls.configure_optimizers is Module.configure_optimizers
+            and trainer.gradient_clip_val is None
+            and trainer.accumulate_grad_batches == 1
+        )
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
         *inputs, y = batch

@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from dllab.core.callbacks import Curves, EpochSeed, NonFiniteLossGuard, RunSummary
 from dllab.core.checkpoint import check_checkpoint_file
+from dllab.core.module import Module
 from dllab.core.runs import latest_run_dir
 
 
@@ -106,6 +107,8 @@ class Trainer(L.Trainer):
             ckpt_path = self.find_last_checkpoint()
         if ckpt_path is not None:
             check_checkpoint_file(ckpt_path)
+        if isinstance(model, Module) and model.supports_direct_step(self):
+            model.automatic_optimization = False
         if self.seed is not None:
             L.seed_everything(self.seed, workers=True, verbose=False)
         super().fit(model, train_dataloaders, val_dataloaders, datamodule, ckpt_path, weights_only)
