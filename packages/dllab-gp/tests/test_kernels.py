@@ -45,6 +45,13 @@ class KernelParityCase:
         assert_close_to_reference(ours(x1), expected, atol=TOL, name="K(x, x)")
         assert_close_to_reference(ours.diag(x1), expected.diagonal(), atol=TOL, name="diag")
 
+    def test_in_place_no_grad_path_equals_the_autograd_path(self):
+        ours, _ = self.make(3)
+        x1, x2 = _inputs(3)
+        with torch.no_grad():
+            fast = ours(x1, x2)
+        assert_close_to_reference(fast, ours(x1, x2).detach(), atol=1e-12, name="no-grad path")
+
     def test_covariance_is_symmetric_positive_semidefinite(self):
         ours, _ = self.make(2)
         x1, _ = _inputs(2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 
 import gpytorch
@@ -234,7 +235,9 @@ def predict_gpytorch(
     ):
         task = bar.add_task(f"gpytorch predict (n={n})", total=len(blocks))
         for block in blocks:
-            dist = model(block)
+            with warnings.catch_warnings():  # predicting at the training inputs is intended
+                warnings.simplefilter("ignore", gpytorch.utils.warnings.GPInputWarning)
+                dist = model(block)
             if include_noise:
                 dist = likelihood(dist)
             means.append(dist.mean)

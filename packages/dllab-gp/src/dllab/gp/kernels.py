@@ -52,12 +52,22 @@ def _assign(raw: nn.Parameter, value: float | Tensor, name: str) -> None:
         raw.copy_(value.expand_as(raw).log())
 
 
+def in_place() -> bool:
+    """Whether ``(n, m)`` intermediates may be overwritten: only while autograd is off.
+
+    A fresh large buffer costs page faults that can exceed the arithmetic on it, so the
+    no-grad path (posteriors, predictions) updates its buffers in place.
+    """
+    return not torch.is_grad_enabled()
+
+
 def scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
     """Squared Euclidean distances ``(n, m)``; inputs are centred first for accuracy."""
     mean = x1.mean(dim=0, keepdim=True)  # (1, d)
     a, b = x1 - mean, x2 - mean
-    sq = a.pow(2).sum(-1, keepdim=True) + b.pow(2).sum(-1) - 2 * a @ b.T  # (n, m)
-    return sq.clamp_min(0)
+    sq = torch.addmm(b.pow(2).sum(-1)[None, :], a, b.T, alpha=-2)  # |b|² - 2 a·b, (n, m)
+    a2 = a.pow(2).sum(-1, keepdim=True)  # (n, 1)
+    return sq.add_(a2).clamp_min_(0) if in_place() else (sq + a2).clamp_min(0)
 
 
 class Kernel(nn.Module):
@@ -119,7 +129,8 @@ class RBFKernel(_LengthscaleKernel):
 
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
         ls = self.lengthscale
-        return torch.exp(-0.5 * scaled_sq_dist(x1 / ls, x2 / ls))
+        sq = scaled_sq_dist(x1 / ls, x2 / ls)  # (n, m)
+        return sq.mul_(-0.5).exp_() if in_place() else torch.exp(-0.5 * sq)
 
 
 class MaternKernel(_LengthscaleKernel):
@@ -140,7 +151,12 @@ class MaternKernel(_LengthscaleKernel):
         if self.nu == 0.5:
             return exp_part
         if self.nu == 1.5:
+            if in_place():
+                return d.mul_(math.sqrt(3)).add_(1).mul_(exp_part)
             return (1 + math.sqrt(3) * d) * exp_part
+        if in_place():
+            poly = d.square().mul_(5.0 / 3.0).add_(d, alpha=math.sqrt(5)).add_(1)  # (n, m)
+            return poly.mul_(exp_part)
         return (1 + math.sqrt(5) * d + 5.0 / 3.0 * d**2) * exp_part
 
 
@@ -167,7 +183,8 @@ class PeriodicKernel(_LengthscaleKernel):
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
         diff = x1[:, None, :] - x2[None, :, :]  # (n, m, d)
         sin2 = torch.sin(math.pi * diff / self.period).pow(2)  # (n, m, d)
-        return torch.exp(-2.0 * (sin2 / self.lengthscale).sum(-1))
+        total = (sin2 / self.lengthscale).sum(-1)  # (n, m)
+        return total.mul_(-2.0).exp_() if in_place() else torch.exp(-2.0 * total)
 
     def hyperparameters(self) -> dict[str, Tensor]:
         return {**super().hyperparameters(), "period": self.period.detach()}
@@ -189,7 +206,8 @@ class LinearKernel(Kernel):
         _assign(self.raw_variance, value, "variance")
 
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
-        return self.variance * (x1 @ x2.T)
+        product = x1 @ x2.T  # (n, m)
+        return product.mul_(self.variance) if in_place() else self.variance * product
 
     def diag(self, x: Tensor) -> Tensor:
         _check_inputs(x, None, None)
@@ -218,7 +236,8 @@ class ScaleKernel(Kernel):
         _assign(self.raw_outputscale, value, "outputscale")
 
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
-        return self.outputscale * self.base.covariance(x1, x2)
+        cov = self.base.covariance(x1, x2)  # (n, m)
+        return cov.mul_(self.outputscale) if in_place() else self.outputscale * cov
 
     def diag(self, x: Tensor) -> Tensor:
         return self.outputscale * self.base.diag(x)
@@ -250,7 +269,10 @@ class SumKernel(_CombinedKernel):
     """``k1 + k2 + ...``"""
 
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
-        return sum(k.covariance(x1, x2) for k in self.kernels)
+        out = self.kernels[0].covariance(x1, x2)
+        for k in self.kernels[1:]:
+            out = out.add_(k.covariance(x1, x2)) if in_place() else out + k.covariance(x1, x2)
+        return out
 
     def diag(self, x: Tensor) -> Tensor:
         return sum(k.diag(x) for k in self.kernels)
@@ -262,7 +284,7 @@ class ProductKernel(_CombinedKernel):
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
         out = self.kernels[0].covariance(x1, x2)
         for k in self.kernels[1:]:
-            out = out * k.covariance(x1, x2)
+            out = out.mul_(k.covariance(x1, x2)) if in_place() else out * k.covariance(x1, x2)
         return out
 
     def diag(self, x: Tensor) -> Tensor:

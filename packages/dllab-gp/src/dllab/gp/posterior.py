@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from dllab.gp.kernels import Kernel
+from dllab.gp.kernels import Kernel, in_place
 
 NOISE_FLOOR = 1e-6
 """Smallest observation-noise variance the model can take (keeps the problem well posed)."""
@@ -176,8 +176,11 @@ class GaussianProcess(nn.Module):
 
     def train_covariance(self, x: Tensor) -> Tensor:
         """``K(x, x) + σ² I``, shape ``(n, n)``."""
-        cov = self.kernel(x)
-        return cov + self.noise * torch.eye(x.shape[0], dtype=cov.dtype, device=cov.device)
+        cov = self.kernel(x)  # (n, n)
+        if in_place():
+            cov.diagonal().add_(self.noise)
+            return cov
+        return torch.diagonal_scatter(cov, cov.diagonal() + self.noise)
 
     def log_marginal_likelihood(self, x: Tensor, y: Tensor) -> Tensor:
         """``log p(y | x)``, differentiable in every hyperparameter (not divided by n)."""

@@ -1,0 +1,23 @@
+"""Smoke test of the benchmark: tiny sizes, one repeat, ratios printed last as JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_gp.py"
+
+
+def test_benchmark_runs_with_tiny_sizes(capsys):
+    spec = importlib.util.spec_from_file_location("bench_gp", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.main(sizes=(40, 60), repeats=1, warmup_n=20)
+    lines = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert {"gpytorch_over_scratch", "sklearn_over_scratch", "rmse_scratch"} <= set(last)
+    assert last["n"] == 60 and set(last["by_n"]) == {"40", "60"}
+    assert all(result[k] > 0 for k in ("gpytorch_over_scratch", "sklearn_over_scratch"))
+    assert result["rmse_scratch"] < 0.3
+    assert sum("repeat=0" in line for line in lines) == 6  # every sample is printed
