@@ -44,7 +44,7 @@ _LAZY = {
     "TransformerDecoderBlock": "transformer",
     "TransformerEncoder": "transformer",
     "TransformerDecoder": "transformer",
-    "DecoderCache": "transformer",
+    "DecoderCache": "kv_cache",
     "load_from_torch_encoder_layer": "transformer",
     "load_from_torch_decoder_layer": "transformer",
     "KVCache": "kv_cache",

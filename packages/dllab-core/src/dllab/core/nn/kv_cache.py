@@ -9,6 +9,8 @@ one by one copies ``O(T)`` elements in all, not ``O(T^2)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import Tensor
 
@@ -99,3 +101,27 @@ class KVCache:
             new = old.new_empty((*old.shape[:2], capacity, old.shape[3]))  # (B, H, cap, hd)
             new[:, :, : self.length] = old[:, :, : self.length]
             setattr(self, name, new)
+
+
+@dataclass
+class LayerCache:
+    """The caches of one decoder block."""
+
+    self_attn: KVCache = field(default_factory=KVCache)
+    cross_attn: KVCache = field(default_factory=lambda: KVCache(static=True))
+
+
+@dataclass
+class DecoderCache:
+    """The caches of a decoder stack; ``offset`` is the number of tokens decoded so far."""
+
+    layers: list[LayerCache]
+
+    @property
+    def offset(self) -> int:
+        return len(self.layers[0].self_attn) if self.layers else 0
+
+    def reset(self) -> None:
+        for layer in self.layers:
+            layer.self_attn.reset()
+            layer.cross_attn.reset()

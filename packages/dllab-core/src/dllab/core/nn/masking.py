@@ -146,6 +146,9 @@ def build_attention_mask(
     if mask is not None:
         combined = check_mask(mask, scores_shape, "mask")
     if valid_lens is not None:
+        check_int_tensor(valid_lens, "valid_lens")
+        if device is not None:
+            valid_lens = valid_lens.to(device)
         combined = merge_masks(combined, valid_lens_to_keep_mask(valid_lens, scores_shape))
     num_queries, num_keys = scores_shape[-2], scores_shape[-1]
     if is_causal and num_queries > 1:  # one query is the last position: it sees every key
@@ -170,7 +173,9 @@ def masked_softmax(
     """
     if not isinstance(scores, Tensor) or not scores.is_floating_point():
         raise TypeError("scores must be a floating-point torch.Tensor")
-    combined = build_attention_mask(scores.shape, mask=mask, valid_lens=valid_lens)
+    combined = build_attention_mask(
+        scores.shape, mask=mask, valid_lens=valid_lens, device=scores.device
+    )
     if combined is None:
         return torch.softmax(scores, dim=-1)
     if combined.dtype != torch.bool:

@@ -15,14 +15,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dllab.core.nn._checks import check_positive_int, check_probability
 from dllab.core.nn.attention import Impl
-from dllab.core.nn.kv_cache import KVCache
+from dllab.core.nn.kv_cache import DecoderCache, LayerCache
 from dllab.core.nn.multihead import MultiHeadAttention, load_from_torch_mha
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
@@ -129,6 +129,12 @@ class BlockOptions:
     def ffn(self, d_model: int, ffn_hidden: int) -> PositionWiseFFN:
         return PositionWiseFFN(d_model, ffn_hidden, self.dropout, self.activation, self.bias)
 
+    def final_norm(self, d_model: int) -> nn.LayerNorm | None:
+        """Pre-norm stacks end with a layer norm; post-norm blocks already end normalized."""
+        if not self.norm_first:
+            return None
+        return nn.LayerNorm(d_model, eps=self.layer_norm_eps, bias=self.bias)
+
 
 class TransformerEncoderBlock(nn.Module):
     """Self-attention and a position-wise FFN, each inside an ``AddNorm``.
@@ -172,30 +178,6 @@ class TransformerEncoderBlock(nn.Module):
 
         x = self.addnorm1(x, self_attention)
         return self.addnorm2(x, self.ffn)
-
-
-@dataclass
-class LayerCache:
-    """The caches of one decoder block."""
-
-    self_attn: KVCache = field(default_factory=KVCache)
-    cross_attn: KVCache = field(default_factory=lambda: KVCache(static=True))
-
-
-@dataclass
-class DecoderCache:
-    """The caches of a decoder stack; ``offset`` is the number of tokens decoded so far."""
-
-    layers: list[LayerCache]
-
-    @property
-    def offset(self) -> int:
-        return len(self.layers[0].self_attn) if self.layers else 0
-
-    def reset(self) -> None:
-        for layer in self.layers:
-            layer.self_attn.reset()
-            layer.cross_attn.reset()
 
 
 class TransformerDecoderBlock(nn.Module):
@@ -292,12 +274,7 @@ class TransformerEncoder(nn.Module):
             TransformerEncoderBlock(d_model, num_heads, ffn_hidden, **options)
             for _ in range(num_layers)
         )
-        opts = BlockOptions(**options)  # type: ignore[arg-type]
-        self.norm = (
-            nn.LayerNorm(d_model, eps=opts.layer_norm_eps, bias=opts.bias)
-            if opts.norm_first
-            else None
-        )
+        self.norm = BlockOptions(**options).final_norm(d_model)  # type: ignore[arg-type]
 
     def forward(self, x: Tensor, **masks: object) -> Tensor:
         """``(B, T, d) -> (B, T, d)``; keyword masks as in ``TransformerEncoderBlock``."""
@@ -335,12 +312,7 @@ class TransformerDecoder(nn.Module):
             TransformerDecoderBlock(d_model, num_heads, ffn_hidden, cross_attention, **options)
             for _ in range(num_layers)
         )
-        opts = BlockOptions(**options)  # type: ignore[arg-type]
-        self.norm = (
-            nn.LayerNorm(d_model, eps=opts.layer_norm_eps, bias=opts.bias)
-            if opts.norm_first
-            else None
-        )
+        self.norm = BlockOptions(**options).final_norm(d_model)  # type: ignore[arg-type]
 
     def new_cache(self) -> DecoderCache:
         """Empty caches for incremental decoding of a new batch of sequences."""
