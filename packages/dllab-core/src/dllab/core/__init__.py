@@ -6,8 +6,7 @@ Heavy names (anything that imports torch or lightning) load lazily on first acce
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dllab.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -42,17 +41,4 @@ _LAZY = {
     "MLP": "dllab.core.fundamentals.models",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dllab.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))

@@ -6,8 +6,7 @@ import gymnasium or numpy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dllab.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -41,17 +40,4 @@ _LAZY = {
     "plot_value_heatmap": "dllab.rl.plots",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dllab.rl' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))

@@ -11,8 +11,7 @@ Names load lazily, so importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dllab.core.lazy import lazy_exports
 
 _FUNCTIONAL = "dllab.core.fundamentals.functional"
 _MODELS = "dllab.core.fundamentals.models"
@@ -53,17 +52,4 @@ _LAZY = {
     ),
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dllab.core.fundamentals' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -15,8 +15,7 @@ Names load lazily, so ``import dllab.core.nn`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dllab.core.lazy import lazy_exports
 
 _LAZY = {
     "lengths_to_mask": "masking",
@@ -56,17 +55,6 @@ _LAZY = {
     "exact_match": "seq2seq",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dllab.core.nn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"dllab.core.nn.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()}
+)
