@@ -33,6 +33,14 @@ def _as_grid(weights: Any) -> np.ndarray:
     return array
 
 
+def _integer_ticks(axis: Any, size: int, locator: Any) -> None:
+    """Ticks on whole positions: all of them for short axes, a few for long ones."""
+    if size <= 10:
+        axis.set_ticks(range(size))
+    else:
+        axis.set_major_locator(locator(integer=True, nbins=5))
+
+
 def plot_attention_heatmaps(
     weights: Any,
     path: str | os.PathLike[str],
@@ -60,6 +68,8 @@ def plot_attention_heatmaps(
     Returns:
         The written path.
     """
+    from matplotlib.ticker import MaxNLocator
+
     from dllab.core.plotting import new_figure, save_figure
 
     path = Path(path)
@@ -84,6 +94,8 @@ def plot_attention_heatmaps(
         for c in range(cols):
             ax = axes[r, c]
             image = ax.imshow(grid[r, c], cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+            _integer_ticks(ax.xaxis, num_keys, MaxNLocator)
+            _integer_ticks(ax.yaxis, num_queries, MaxNLocator)
             if r == rows - 1:
                 ax.set_xlabel(xlabel)
             if c == 0:
