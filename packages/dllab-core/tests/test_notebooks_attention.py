@@ -4,27 +4,14 @@ promise."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import torch
 
 from dllab.core.testing import run_script
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: two per worker oversubscribe two cores under ``pytest -n 2``."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def assert_pngs(folder: Path, names: list[str]) -> None:
