@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -61,8 +62,11 @@ def test_sigkill_then_resume_gives_identical_weights(tmp_path):
 
     resumed = _run(tmp_path, "a", kill_at=-1, resume=True, out="resumed.pt")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    full = _run(tmp_path, "b", kill_at=-1, resume=False, out="full.pt")
-    assert full.returncode == 0, full.stderr[-2000:]
+    # the uninterrupted reference runs in this process (same code, same thread count)
+    args = [str(tmp_path / "b"), "4", "-1", "0", str(tmp_path / "full.pt")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["train.py", *args])
+        runpy.run_path(str(tmp_path / "train.py"), run_name="__main__")
 
     got = torch.load(tmp_path / "resumed.pt", weights_only=True)
     expected = torch.load(tmp_path / "full.pt", weights_only=True)

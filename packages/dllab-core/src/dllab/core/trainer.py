@@ -9,6 +9,7 @@ hparams.yaml, curves.png, summary.json and ``checkpoints/last.ckpt``; a progress
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ from dllab.core.callbacks import Curves, EpochSeed, NonFiniteLossGuard, RunSumma
 from dllab.core.checkpoint import check_checkpoint_file
 from dllab.core.module import Module
 from dllab.core.runs import latest_run_dir
+
+# Expected in dllab's design, so not worth a warning on every run: short epochs log less often
+# than log_every_n_steps (the epoch value is always logged), and a resumed run writes to a
+# new version folder rather than the one it resumes from.
+warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+warnings.filterwarnings("ignore", message=r"The dirpath has changed from .*")
 
 
 class Trainer(L.Trainer):
