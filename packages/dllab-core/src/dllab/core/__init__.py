@@ -39,6 +39,10 @@ _LAZY = {
     "SoftmaxRegression": "dllab.core.fundamentals.models",
     "MLPScratch": "dllab.core.fundamentals.models",
     "MLP": "dllab.core.fundamentals.models",
+    "masked_softmax": "dllab.core.nn.masking",
+    "MultiHeadAttention": "dllab.core.nn.multihead",
+    "TransformerEncoder": "dllab.core.nn.transformer",
+    "TransformerDecoder": "dllab.core.nn.transformer",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))
