@@ -102,10 +102,29 @@ def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((pred - truth) ** 2)))
 
 
-def main(sizes: tuple[int, ...] = (1000, 3000), repeats: int = 3, warmup_n: int = 200) -> dict:
-    """Time every contender at every size; returns (and prints last) the ratio summary."""
+def main(
+    sizes: tuple[int, ...] = (1000, 3000),
+    repeats: int = 3,
+    warmup_n: int = 200,
+    threads: int | None = None,
+) -> dict:
+    """Time every contender at every size; returns (and prints last) the ratio summary.
+
+    ``threads`` caps torch's and the BLAS pools' threads for every contender alike.
+    """
     if repeats < 1 or not sizes:
         raise ValueError("need at least one size and one repeat")
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(threads)
+        with threadpool_limits(threads):
+            return _run(sizes, repeats, warmup_n)
+    return _run(sizes, repeats, warmup_n)
+
+
+def _run(sizes: tuple[int, ...], repeats: int, warmup_n: int) -> dict:
+    print(f"torch threads: {torch.get_num_threads()}", flush=True)
     x, y, x_test, _ = make_data(warmup_n, seed=1)
     for name, fn in CONTENDERS.items():  # imports, first-call costs
         start = time.perf_counter()
@@ -142,5 +161,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,3000", help="comma-separated n values")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="cap threads for all")
     args = parser.parse_args()
-    main(tuple(int(s) for s in args.sizes.split(",")), args.repeats)
+    main(tuple(int(s) for s in args.sizes.split(",")), args.repeats, threads=args.threads)

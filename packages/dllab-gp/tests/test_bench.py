@@ -13,7 +13,7 @@ def test_benchmark_runs_with_tiny_sizes(capsys):
     spec = importlib.util.spec_from_file_location("bench_gp", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    result = bench.main(sizes=(40, 60), repeats=1, warmup_n=20)
+    result = bench.main(sizes=(40, 60), repeats=1, warmup_n=20, threads=1)
     lines = capsys.readouterr().out.strip().splitlines()
     last = json.loads(lines[-1])
     assert {"gpytorch_over_scratch", "sklearn_over_scratch", "rmse_scratch"} <= set(last)

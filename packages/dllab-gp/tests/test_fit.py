@@ -87,6 +87,7 @@ def test_initialisation_follows_the_data_scale():
         ({"max_iter": 0}, "max_iter"),
         ({"lr": -1.0}, "lr must be"),
         ({"restart_points": 1}, "restart_points"),
+        ({"refine_iter": -1}, "refine_iter"),
     ],
 )
 def test_bad_arguments(sin_data, kwargs, match):

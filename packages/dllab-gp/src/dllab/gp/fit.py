@@ -186,6 +186,8 @@ def fit_hyperparameters(
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not isinstance(refine_iter, int) or refine_iter < 0:
+        raise ValueError(f"refine_iter must be an int >= 0, got {refine_iter!r}")
     for name, size in (("restart_points", restart_points), ("max_points", max_points)):
         if size is not None and (not isinstance(size, int) or size < 2):
             raise ValueError(f"{name} must be an int >= 2 or None, got {size!r}")
@@ -221,8 +223,10 @@ def fit_hyperparameters(
             with _threads_for(xr.shape[0]):
                 best_history += _optimize(gp, xr, yr, optimizer, refine_iter, lr)
             with torch.no_grad():
-                best_value = float(gp.log_marginal_likelihood(xr, yr))
-            used = xr.shape[0]
+                refined = float(gp.log_marginal_likelihood(xr, yr))
+            if not math.isfinite(refined):
+                raise NotPositiveDefiniteError("refinement left the evidence non-finite")
+            best_value, used = refined, xr.shape[0]
         except NotPositiveDefiniteError:  # keep the restart winner
             gp.load_state_dict(best_state)
     return FitResult(best_value, used, values, best_history, time.perf_counter() - start)
