@@ -79,6 +79,12 @@ def test_initialisation_follows_the_data_scale():
     assert float(values["periodic.period"]) == pytest.approx(20.0)
 
 
+def test_initialisation_rejects_mismatched_data(sin_data):
+    x, y = sin_data
+    with pytest.raises(ValueError, match=r"y must have shape \(80,\)"):
+        initialize_from_data(GaussianProcess(SpecKernel("rbf")), x, y[:10])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -63,3 +63,7 @@ def test_bad_arguments(sin_data):
         model.set_hyperparameters({"rbf.period": 1.0})
     with pytest.raises(ValueError, match="unknown kernel"):
         make_gpytorch_model(x, y, "rbf+cosine")
+    with pytest.raises(ValueError, match=r"x must be a \(t, 1\) tensor"):
+        predict_gpytorch(model, likelihood, torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_gpytorch(model, likelihood, x, batch_size=0)

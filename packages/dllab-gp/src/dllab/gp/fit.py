@@ -65,6 +65,7 @@ def initialize_from_data(
         u = torch.rand(shape, generator=generator, dtype=torch.float64)
         return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
 
+    _check_data(x, y)
     x, y = x.detach().double(), y.detach().double()
     var_y = float(y.var()) if y.numel() > 1 else 1.0
     var_y = var_y if var_y > 0 else 1.0

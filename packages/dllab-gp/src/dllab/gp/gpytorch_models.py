@@ -224,9 +224,17 @@ def predict_gpytorch(
     """
     from rich.progress import Progress
 
+    train_x = model.train_inputs[0]
+    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != train_x.shape[1]:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(
+            f"x must be a (t, {train_x.shape[1]}) tensor like the training inputs, got {shape}"
+        )
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     model.eval()
     likelihood.eval()
-    n = model.train_inputs[0].shape[0]
+    n = train_x.shape[0]
     means, variances = [], []
     blocks = x.split(batch_size)
     with (
