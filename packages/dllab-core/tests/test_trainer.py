@@ -166,3 +166,11 @@ def test_direct_step_equals_lightning_automatic_optimization(tmp_path):
     assert automatic.automatic_optimization is True
     for a, b in zip(direct.parameters(), automatic.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_without_a_logger_nothing_is_written_outside_a_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    trainer = quick_trainer(tmp_path / "runs", max_epochs=1, logger=False, checkpoint=False)
+    trainer.fit(BoringModel(), BoringDataModule())
+    assert trainer.summary["epochs"] == 1 and trainer.summary["run_dir"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -85,8 +85,8 @@ class Curves(Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
-        log_dir = trainer.log_dir or trainer.default_root_dir
-        self.path = Path(log_dir) / self.filename
+        # without a logger there is no run folder: keep the history, write nothing
+        self.path = Path(trainer.log_dir) / self.filename if trainer.logger else None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -161,13 +161,14 @@ class RunSummary(Callback):
         self.summary: dict[str, Any] = {}
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        if not trainer.is_global_zero:
             return
         metrics = {k: v for k, v in _scalar_metrics(trainer.callback_metrics).items()}
         self.summary = {
             **{k.removesuffix("_epoch"): v for k, v in metrics.items() if not k.endswith("_step")},
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "run_dir": str(trainer.log_dir),
+            "run_dir": str(trainer.log_dir) if trainer.logger else None,
         }
-        write_summary(trainer.log_dir, self.summary)
+        if trainer.logger is not None and trainer.log_dir is not None:  # only into a run folder
+            write_summary(trainer.log_dir, self.summary)
