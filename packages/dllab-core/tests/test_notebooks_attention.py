@@ -8,17 +8,9 @@ from pathlib import Path
 
 import torch
 
-from dllab.core.testing import run_script
+from dllab.core.testing import assert_pngs, run_script
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def assert_pngs(folder: Path, names: list[str]) -> None:
-    for name in names:
-        path = folder / name
-        assert path.is_file(), f"missing plot {path}"
-        assert path.stat().st_size > 2000 and path.read_bytes()[:8] == PNG_SIGNATURE, path
 
 
 def test_attention_mechanism_notebook(tmp_path):

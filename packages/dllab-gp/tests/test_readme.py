@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import torch
 
+from dllab.core.testing import run_readme_example
+
 README = Path(__file__).parents[1] / "README.md"
 
 
-def test_readme_example_runs(tmp_path, monkeypatch, capsys):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    assert blocks, "the README needs a ```python example"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DLLAB_QUICK", "1")
-    namespace: dict = {"__name__": "__main__"}
-    exec(compile(blocks[0], str(README), "exec"), namespace)
+def test_readme_example_runs(tmp_path, capsys):
+    namespace = run_readme_example(README, tmp_path)
     assert "RMSE" in capsys.readouterr().out
     assert namespace["rmse"] < 0.1
     assert (tmp_path / "gp.pt").is_file()

@@ -4,11 +4,14 @@
 - ``quick_trainer(tmp_path)``: a CPU Trainer with few steps, no progress bar, writing to tmp.
 - ``assert_close_to_reference``: ``torch.testing``-style check that reports max abs/rel error.
 - ``run_script``: run a notebook or example file as ``__main__`` in a folder, quick mode on.
+- ``readme_examples`` / ``run_readme_example``: the ```python blocks of a README, run as scripts.
+- ``assert_pngs``: the named plots exist and are real PNG files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import runpy
 from contextlib import chdir
 from pathlib import Path
@@ -89,3 +92,32 @@ def run_script(
             os.environ.pop("DLLAB_QUICK", None)
         else:
             os.environ["DLLAB_QUICK"] = old
+
+
+def readme_examples(readme: str | os.PathLike[str]) -> list[str]:
+    """The code of every ```python block in a README, in order."""
+    return re.findall(r"```python\n(.*?)```", Path(readme).read_text(), flags=re.DOTALL)
+
+
+def run_readme_example(
+    readme: str | os.PathLike[str], cwd: str | os.PathLike[str], index: int = 0
+) -> dict:
+    """Run a README's ``index``-th python block as a script in ``cwd`` (quick mode on)."""
+    blocks = readme_examples(readme)
+    if not blocks:
+        raise AssertionError(f"{readme} has no ```python example")
+    script = Path(cwd) / f"readme_example_{index}.py"
+    script.write_text(blocks[index])
+    return run_script(script, cwd)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_pngs(folder: str | os.PathLike[str], names: list[str], min_bytes: int = 2000) -> None:
+    """Assert each ``folder/name`` is a PNG file of at least ``min_bytes``."""
+    for name in names:
+        path = Path(folder) / name
+        assert path.is_file(), f"missing plot {path}"
+        assert path.stat().st_size >= min_bytes, f"{path} is suspiciously small"
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG file"
