@@ -6,6 +6,7 @@
 - ``run_script``: run a notebook or example file as ``__main__`` in a folder, quick mode on.
 - ``readme_examples`` / ``run_readme_example``: the ```python blocks of a README, run as scripts.
 - ``assert_pngs``: the named plots exist and are real PNG files.
+- ``assert_imports_stay_light`` / ``assert_lazy_names``: a package's import cost contract.
 """
 
 from __future__ import annotations
@@ -121,3 +122,29 @@ def assert_pngs(folder: str | os.PathLike[str], names: list[str], min_bytes: int
         assert path.is_file(), f"missing plot {path}"
         assert path.stat().st_size >= min_bytes, f"{path} is suspiciously small"
         assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG file"
+
+
+def assert_imports_stay_light(modules: list[str], heavy: tuple[str, ...]) -> None:
+    """Importing ``modules`` in a fresh interpreter loads none of ``heavy``."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, {', '.join(modules)}; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing {modules} loaded {out.stdout.strip()}"
+
+
+def assert_lazy_names(package: Any) -> None:
+    """Every name in ``package.__all__`` resolves, and unknown names raise AttributeError."""
+    assert set(package.__all__) <= set(dir(package))
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    try:
+        package.not_a_name  # noqa: B018
+    except AttributeError as err:
+        assert "not_a_name" in str(err)
+    else:
+        raise AssertionError("unknown names must raise AttributeError")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch.utils.data import DataLoader
 from dllab.core.data.datamodule import TensorDataModule, batched_loader
 from dllab.core.data.download import download as fetch
 from dllab.core.data.download import require_path
+from dllab.core.runs import atomic_write_bytes
 
 BASE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FILES: dict[str, tuple[str, str]] = {
@@ -108,15 +108,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
     path = Path(path)
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)  # mtime=0: the same array, the same bytes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write_bytes(path, payload)
 
 
 def text_labels(labels: Iterable[int]) -> list[str]:
