@@ -8,6 +8,7 @@ summed on-device and logged once per ``log_every_n_steps`` and once per epoch).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -25,6 +26,24 @@ def check_lr(lr: float) -> float:
     if not (lr > 0 and lr < float("inf")):
         raise ValueError(f"lr must be > 0, got {lr}")
     return float(lr)
+
+
+class EpochLoss:
+    """The training loss of one epoch, summed on the device (a plain object: cheap to update)."""
+
+    __slots__ = ("count", "logged", "total")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total: Tensor | float = 0.0
+        self.count = 0
+        self.logged = False
+
+    def add(self, loss: Tensor) -> None:
+        self.total = loss + self.total if self.count else loss
+        self.count += 1
 
 
 class Module(L.LightningModule):
@@ -57,9 +76,8 @@ class Module(L.LightningModule):
         self.optimizer_name = optimizer
         self.weight_decay = weight_decay
         self.momentum = momentum
-        self._loss_sum: Tensor | None = None
-        self._loss_count = 0
-        self._epoch_loss_logged = False
+        self._epoch_loss = EpochLoss()
+        self._lean_step: Callable[[Tensor], None] | None = None  # set by LeanEpochLoop
 
     # ---- the model -----------------------------------------------------------------------
     def forward(self, *inputs: Tensor) -> Tensor:
@@ -79,7 +97,9 @@ class Module(L.LightningModule):
         *inputs, y = batch
         loss = self.loss(self(*inputs), y)
         self._track_train_loss(loss, batch_idx)
-        if not self.automatic_optimization:  # dllab's Trainer chose the direct step
+        if not self.automatic_optimization and self._lean_step is not None:
+            self._lean_step(loss)  # dllab's lean loop: the same step, fewer layers
+        elif not self.automatic_optimization:  # dllab's Trainer chose the direct step
             optimizer = self.optimizers()
             optimizer.zero_grad()
             self.manual_backward(loss)
@@ -124,24 +144,26 @@ class Module(L.LightningModule):
     def _track_train_loss(self, loss: Tensor, batch_idx: int) -> None:
         """Sum the loss on-device; log it every ``log_every_n_steps`` and at epoch end."""
         detached = loss.detach()
-        self._loss_sum = detached if self._loss_sum is None else self._loss_sum + detached
-        self._loss_count += 1
+        self._epoch_loss.add(detached)
         trainer = self._trainer
-        every = trainer.log_every_n_steps if trainer is not None else 50
-        if trainer is not None and trainer.logger is not None and (batch_idx + 1) % every == 0:
-            step = trainer.global_step
-            trainer.logger.log_metrics({"train_loss_step": float(detached)}, step=step)
-        if trainer is not None and batch_idx + 1 == trainer.num_training_batches:
+        if trainer is None:
+            return
+        if trainer.logger is not None and (batch_idx + 1) % trainer.log_every_n_steps == 0:
+            trainer.logger.log_metrics(
+                {"train_loss_step": float(detached)}, step=trainer.global_step
+            )
+        if batch_idx + 1 == trainer.num_training_batches:
             self._log_epoch_loss()  # at the last batch, so epoch-end callbacks already see it
 
     def _log_epoch_loss(self) -> None:
-        if self._loss_sum is not None and self._loss_count and not self._epoch_loss_logged:
-            mean = self._loss_sum / self._loss_count
+        tracked = self._epoch_loss
+        if tracked.count and not tracked.logged:
+            mean = tracked.total / tracked.count
             self.log("train_loss", mean, prog_bar=True, on_step=False, on_epoch=True)
-            self._epoch_loss_logged = True
+            tracked.logged = True
 
     def on_train_epoch_start(self) -> None:
-        self._loss_sum, self._loss_count, self._epoch_loss_logged = None, 0, False
+        self._epoch_loss.reset()
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch_loss()  # loaders without a length
