@@ -16,7 +16,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
@@ -104,18 +104,45 @@ class EpochBatchSampler(Sampler[Tensor]):
         return len(range(rank, count, world))
 
 
+class TensorLoader:
+    """Batches of in-memory tensors, one fancy-index per batch: a lean ``DataLoader``.
+
+    It keeps the parts of a ``DataLoader`` that Lightning uses (``len``, ``dataset``,
+    ``sampler`` with ``set_epoch``, ``batch_sampler``) and drops the per-batch machinery (fetcher, collate,
+    profiler record) that worker processes would need and in-memory tensors do not: that
+    machinery costs more than the indexing itself. It draws nothing from the global RNG, so
+    dropout masks do not depend on when an epoch's iterator was created.
+    """
+
+    def __init__(
+        self,
+        *tensors: Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        self.dataset = TensorBatches(*tensors)
+        self.batch_size = batch_size
+        self.sampler = EpochBatchSampler(len(self.dataset), batch_size, shuffle, seed, drop_last)
+        self.batch_sampler = None  # as in a DataLoader whose sampler yields whole batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        tensors = self.dataset.tensors
+        for idx in self.sampler:
+            yield tuple(t[idx] for t in tensors)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 def batched_loader(
     *tensors: Tensor, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False
-) -> DataLoader:
-    """A DataLoader over in-memory tensors that indexes whole batches at once.
-
-    The loader has its own generator, so starting an epoch draws nothing from the global RNG
-    (which would make dropout masks depend on when the iterator was created).
-    """
-    dataset = TensorBatches(*tensors)
-    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, drop_last)
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=None, sampler=sampler, generator=generator)
+) -> TensorLoader:
+    """A loader over in-memory tensors that indexes whole batches at once (``TensorLoader``)."""
+    return TensorLoader(
+        *tensors, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+    )
 
 
 class TensorDataModule(DataModule):
@@ -161,14 +188,14 @@ class TensorDataModule(DataModule):
         self.train_tensors = tuple(t[train_idx] for t in tensors)
         self.val_tensors = tuple(t[val_idx] for t in tensors) if n_val else None
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> TensorLoader:
         self.setup()
         assert self.train_tensors is not None
         return batched_loader(
             *self.train_tensors, batch_size=self.batch_size, shuffle=True, seed=self.seed
         )
 
-    def val_dataloader(self) -> DataLoader | list:
+    def val_dataloader(self) -> TensorLoader | list:
         self.setup()
         if self.val_tensors is None:
             return []

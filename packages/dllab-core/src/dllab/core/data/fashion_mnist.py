@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from dllab.core.data.datamodule import TensorDataModule, batched_loader
+from dllab.core.data.datamodule import TensorDataModule, TensorLoader, batched_loader
 from dllab.core.data.download import download as fetch
 from dllab.core.data.download import require_path
 from dllab.core.runs import atomic_write_bytes
@@ -161,7 +160,7 @@ class FashionMNIST(TensorDataModule):
     def build(self) -> tuple[Tensor, Tensor]:
         return self._load("train")
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> TensorLoader:
         if self.test_tensors is None:
             self.test_tensors = self._load("test")
         return batched_loader(*self.test_tensors, batch_size=self.batch_size, shuffle=False)
