@@ -4,7 +4,7 @@ One MLP (784-256-10), 60,000 synthetic 784-dim samples, batch 256, SGD, CPU. Eac
 trains from the same initial weights; runs are interleaved after a warm-up and the minimum
 epoch time of each is compared. The last line is one JSON object of ratios.
 
-    uv run python packages/dllab-core/benchmarks/bench_trainer.py [--repeats 5] [--epochs 2]
+    uv run python packages/dllab-core/benchmarks/bench_trainer.py [--repeats 7] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--samples", type=int, default=60_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)

@@ -101,14 +101,27 @@ def test_lean_loop_is_installed_and_used_only_when_enabled(tmp_path):
     assert stock.global_step == lean.global_step
 
 
-def test_lean_loop_matches_lightning_hook_for_hook(tmp_path):
-    lean, lean_model, lean_rec = _fit(tmp_path / "lean", lean=True)
-    stock, stock_model, stock_rec = _fit(tmp_path / "stock", lean=False)
+@pytest.mark.parametrize(
+    ("kwargs", "validations"),
+    [
+        ({}, 2),
+        ({"max_epochs": 3, "check_val_every_n_epoch": 2}, 1),
+        ({"val_check_interval": 0.4}, 4),
+    ],
+    ids=["every-epoch", "every-2nd-epoch", "twice-per-epoch"],
+)
+def test_lean_loop_matches_lightning_hook_for_hook_with_any_validation_schedule(
+    tmp_path, kwargs, validations
+):
+    lean, lean_model, lean_rec = _fit(tmp_path / "lean", lean=True, **kwargs)
+    stock, stock_model, stock_rec = _fit(tmp_path / "stock", lean=False, **kwargs)
+    assert lean.fit_loop.epoch_loop.lean_batches == lean.global_step
     assert lean_rec.calls == stock_rec.calls
     assert lean_model.calls == stock_model.calls
     train_batch = {"on_train_batch_start", "on_train_batch_end", "on_before_optimizer_step"}
     per_batch = [c[0] for c in lean_rec.calls if c[0] in train_batch or "backward" in c[0]]
-    assert len(per_batch) == 2 * 5 * 5  # five per-batch hooks, each on every batch
+    assert len(per_batch) == lean.global_step * 5  # five per-batch hooks, on every batch
+    assert [c[0] for c in lean_rec.calls].count("on_validation_start") == validations
     for a, b in zip(lean_model.parameters(), stock_model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert _metrics(lean) == _metrics(stock)  # step and epoch logging, from module and callback

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loops.fetchers import _PrefetchDataFetcher
@@ -36,11 +37,11 @@ from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
+from torch import Tensor
 
 from dllab.core.module import Module
 
 if TYPE_CHECKING:
-    from torch import Tensor
     from torch.optim import Optimizer
 
 STEP_HOOKS = (
@@ -53,6 +54,14 @@ STEP_HOOKS = (
 
 
 TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Lightning's ``move_data_to_device``, with a fast path for a tuple or list of tensors."""
+    if type(batch) in (tuple, list) and all(type(t) is Tensor for t in batch):
+        non_blocking = device.type not in ("cpu", "mps")  # as Lightning: blocking to CPU/MPS
+        return type(batch)(t.to(device, non_blocking=non_blocking) for t in batch)
+    return move_data_to_device(batch, device)
 
 
 class StepHooks:
@@ -97,6 +106,8 @@ class LeanEpochLoop(_TrainingEpochLoop):
         self.enabled = True
         self.lean_batches = 0  # batches run on the lean path, for tests and diagnostics
         self._hooks: StepHooks | None = None
+        self._lean = False
+        self._val_epoch: tuple[int, bool] = (-1, False)
 
     def on_run_start(self, data_fetcher: Any) -> None:
         super().on_run_start(data_fetcher)
@@ -109,6 +120,17 @@ class LeanEpochLoop(_TrainingEpochLoop):
             for owner in owners
             for name in TRANSFER_HOOKS
         )
+        precision = trainer.precision_plugin
+        self._step_context = None if type(precision) is Precision else precision.train_step_context
+        self._val_epoch = (trainer.current_epoch, super()._should_check_val_epoch())
+
+    def _should_check_val_epoch(self) -> bool:
+        # Lightning asks this after every batch; it depends only on the epoch and on settings
+        # fixed during a fit, so the lean path answers it once per epoch
+        epoch, answer = self._val_epoch
+        if self._lean and epoch == self.trainer.current_epoch:
+            return answer
+        return super()._should_check_val_epoch()
 
     def _lean_possible(self, data_fetcher: Any) -> bool:
         trainer = self.trainer
@@ -144,7 +166,7 @@ class LeanEpochLoop(_TrainingEpochLoop):
         progress.is_last_batch = data_fetcher.done
         batch = trainer.precision_plugin.convert_input(batch)
         if self._plain_transfer:  # no transfer hook is overridden
-            batch = move_data_to_device(batch, trainer.strategy.root_device)
+            batch = to_device(batch, trainer.strategy.root_device)
         else:
             batch = module._on_before_batch_transfer(batch, dataloader_idx=0)
             batch = trainer.strategy.batch_to_device(batch, dataloader_idx=0)
@@ -167,12 +189,18 @@ class LeanEpochLoop(_TrainingEpochLoop):
         object.__setattr__(module, "_current_fx_name", "training_step")
         object.__setattr__(module, "_lean_step", self.backward_and_step)
         try:
-            with trainer.precision_plugin.train_step_context():
+            if self._step_context is None:  # plain precision: its context does nothing
                 output = module.training_step(batch, batch_idx)
+            else:
+                with self._step_context():
+                    output = module.training_step(batch, batch_idx)
         finally:
             object.__setattr__(module, "_lean_step", None)
             object.__setattr__(module, "_current_fx_name", previous)
-        batch_output = ManualResult.from_training_step_output(output).asdict()
+        if isinstance(output, Tensor):  # what ManualResult makes of a loss tensor
+            batch_output: Any = {"loss": output.detach()}
+        else:
+            batch_output = ManualResult.from_training_step_output(output).asdict()
         progress.increment_processed()
         self.lean_batches += 1
         self._finish_batch(hooks, batch_output, batch, batch_idx)
