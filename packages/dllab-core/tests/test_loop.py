@@ -185,6 +185,16 @@ def test_lightning_path_is_kept_where_the_lean_path_would_differ(tmp_path, kwarg
     assert trainer.fit_loop.epoch_loop.lean_batches == 0, why
 
 
+def test_an_unverified_lightning_release_keeps_lightnings_loop(tmp_path, monkeypatch):
+    from dllab.core import loop
+
+    assert loop.lightning_release() in loop.VERIFIED_LIGHTNING  # the locked release is verified
+    monkeypatch.setattr(loop, "lightning_release", lambda: (9, 0))
+    trainer = quick_trainer(tmp_path, max_epochs=1)
+    trainer.fit(BoringModel(), BoringDataModule(n=64, batch_size=32))
+    assert trainer.global_step == 2 and trainer.fit_loop.epoch_loop.lean_batches == 0
+
+
 def test_bf16_autocast_runs_lean_and_matches_lightning(tmp_path):
     models = {}
     for lean in (True, False):

@@ -18,7 +18,9 @@ profiler, this loop runs each batch itself, with the same effects in the same or
   ``global_step``, checkpoints and resuming are unchanged.
 
 Anything else (restarting mid-epoch, ``dataloader_iter`` steps, several devices, a gradient
-scaler, a profiler) takes Lightning's own path. ``Trainer(lean_loop=False)`` always does.
+scaler, a profiler) takes Lightning's own path. ``Trainer(lean_loop=False)`` always does, and
+so does any Lightning release other than the ones the parity tests have verified
+(``VERIFIED_LIGHTNING``): the lean path mirrors Lightning internals that may change.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ from dllab.core.module import Module
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
+
+VERIFIED_LIGHTNING = {(2, 6)}  # (major, minor) releases whose per-batch semantics are mirrored
+
+
+def lightning_release() -> tuple[int, int]:
+    """The installed Lightning's ``(major, minor)``."""
+    major, minor = L.__version__.split(".")[:2]
+    return int(major), int(minor)
+
 
 STEP_HOOKS = (
     "on_train_batch_start",
@@ -137,7 +148,8 @@ class LeanEpochLoop(_TrainingEpochLoop):
         module = trainer.lightning_module
         precision = trainer.precision_plugin
         return (
-            isinstance(module, Module)
+            lightning_release() in VERIFIED_LIGHTNING
+            and isinstance(module, Module)
             and not module.automatic_optimization
             and module.supports_direct_step(trainer)
             and len(trainer.optimizers) == 1
