@@ -107,8 +107,10 @@ def test_lean_loop_is_installed_and_used_only_when_enabled(tmp_path):
         ({}, 2),
         ({"max_epochs": 3, "check_val_every_n_epoch": 2}, 1),
         ({"val_check_interval": 0.4}, 4),
+        ({"max_steps": 7}, 1),
+        ({"limit_train_batches": 3}, 2),
     ],
-    ids=["every-epoch", "every-2nd-epoch", "twice-per-epoch"],
+    ids=["every-epoch", "every-2nd-epoch", "twice-per-epoch", "max-steps", "limit-batches"],
 )
 def test_lean_loop_matches_lightning_hook_for_hook_with_any_validation_schedule(
     tmp_path, kwargs, validations
