@@ -174,3 +174,45 @@ def test_without_a_logger_nothing_is_written_outside_a_run_folder(tmp_path, monk
     trainer.fit(BoringModel(), BoringDataModule())
     assert trainer.summary["epochs"] == 1 and trainer.summary["run_dir"] is None
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+class NoisyRows(torch.utils.data.Dataset):
+    """Per-item random augmentation: the noise depends on the RNG of whoever loads the item."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        self.X, self.y = X, y
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, i: int):
+        return self.X[i] + 0.1 * torch.randn(self.X.shape[1:]), self.y[i]
+
+
+def _plain_loaders(num_workers: int):
+    data = GlyphsData(n=300, batch_size=32)
+    data.setup()
+    X, y = data.train_tensors
+    train = torch.utils.data.DataLoader(
+        NoisyRows(X, y), batch_size=32, shuffle=True, num_workers=num_workers
+    )
+    return train
+
+
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+def test_resume_is_exact_with_a_plain_shuffled_dataloader(tmp_path, num_workers):
+    """Shuffle order and per-item noise come from RNGs seeded at each epoch start."""
+    torch.manual_seed(0)
+    full = TinyNet()
+    quick_trainer(tmp_path / "a", max_epochs=3, curves=False).fit(full, _plain_loaders(num_workers))
+    torch.manual_seed(0)
+    first = TinyNet()
+    quick_trainer(tmp_path / "b", max_epochs=2, curves=False).fit(
+        first, _plain_loaders(num_workers)
+    )
+    resumed = TinyNet()
+    quick_trainer(tmp_path / "b", max_epochs=3, curves=False).fit(
+        resumed, _plain_loaders(num_workers), ckpt_path="last"
+    )
+    expected, got = _weights(full), _weights(resumed)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)

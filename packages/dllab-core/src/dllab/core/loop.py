@@ -21,6 +21,10 @@ Anything else (restarting mid-epoch, ``dataloader_iter`` steps, several devices,
 scaler, a profiler) takes Lightning's own path. ``Trainer(lean_loop=False)`` always does, and
 so does any Lightning release other than the ones the parity tests have verified
 (``VERIFIED_LIGHTNING``): the lean path mirrors Lightning internals that may change.
+
+On either path the loop also remakes the first epoch's loader iterator after ``EpochSeed`` has
+reseeded, as Lightning does for every later epoch, so an epoch's shuffle order and worker
+seeds depend only on ``(seed, epoch)`` and a resumed run replays them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
+from lightning.fabric.utilities.types import _Stateful
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loops.fetchers import _PrefetchDataFetcher
 from lightning.pytorch.loops.optimization.manual import ManualResult
@@ -41,6 +46,7 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor
 
+from dllab.core.callbacks import EpochSeed
 from dllab.core.module import Module
 
 if TYPE_CHECKING:
@@ -121,8 +127,14 @@ class LeanEpochLoop(_TrainingEpochLoop):
         self._val_epoch: tuple[int, bool] = (-1, False)
 
     def on_run_start(self, data_fetcher: Any) -> None:
-        super().on_run_start(data_fetcher)
         trainer = self.trainer
+        lightning_iterates = trainer.current_epoch > 0 and not trainer.fit_loop.is_resuming
+        super().on_run_start(data_fetcher)
+        if not lightning_iterates and self._reseeded_epoch_start(data_fetcher):
+            # Lightning made the first epoch's iterator before on_train_epoch_start; remake it
+            # after EpochSeed, as for every later epoch, so that the shuffle order and worker
+            # seeds of an epoch depend only on (seed, epoch), also in a resumed run
+            iter(data_fetcher)
         self._hooks = StepHooks(trainer, trainer.lightning_module)
         self._lean = self.enabled and self._lean_possible(data_fetcher)
         owners = [trainer.lightning_module, trainer.datamodule]
@@ -134,6 +146,15 @@ class LeanEpochLoop(_TrainingEpochLoop):
         precision = trainer.precision_plugin
         self._step_context = None if type(precision) is Precision else precision.train_step_context
         self._val_epoch = (trainer.current_epoch, super()._should_check_val_epoch())
+
+    def _reseeded_epoch_start(self, data_fetcher: Any) -> bool:
+        """Whether this epoch starts afresh after EpochSeed, on loaders that hold no state."""
+        return (
+            any(isinstance(cb, EpochSeed) for cb in self.trainer.callbacks)
+            and not self.restarting
+            and self.batch_progress.current.ready == 0
+            and not any(isinstance(dl, _Stateful) for dl in data_fetcher.combined_loader.flattened)
+        )
 
     def _should_check_val_epoch(self) -> bool:
         # Lightning asks this after every batch; it depends only on the epoch and on settings
