@@ -209,3 +209,23 @@ def test_bf16_autocast_runs_lean_and_matches_lightning(tmp_path):
         models[lean] = model
     for a, b in zip(models[True].parameters(), models[False].parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+class StopAtStep(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == 7:
+            trainer.should_stop = True
+
+
+def test_a_callback_stopping_mid_epoch_stops_both_loops_at_the_same_step(tmp_path):
+    recorded = {}
+    for lean in (True, False):
+        torch.manual_seed(0)
+        recorder = Recorder()
+        trainer = quick_trainer(
+            tmp_path / str(lean), max_epochs=5, lean_loop=lean, callbacks=[StopAtStep(), recorder]
+        )
+        trainer.fit(HookedModel(), BoringDataModule(n=200, batch_size=32))
+        assert trainer.global_step == 7
+        recorded[lean] = recorder.calls
+    assert recorded[True] == recorded[False]
