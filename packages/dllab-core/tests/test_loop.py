@@ -229,3 +229,33 @@ def test_a_callback_stopping_mid_epoch_stops_both_loops_at_the_same_step(tmp_pat
         assert trainer.global_step == 7
         recorded[lean] = recorder.calls
     assert recorded[True] == recorded[False]
+
+
+class Batches:
+    """A loader that is just a fixed list of batches (a list itself means several loaders)."""
+
+    def __init__(self, batches: list) -> None:
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def test_a_none_batch_is_skipped_and_counted_as_in_lightning(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, 8, generator=g), torch.randn(8, 1, generator=g)) for _ in range(4)]
+    batches.insert(2, None)
+    results = {}
+    for lean in (True, False):
+        torch.manual_seed(0)
+        model = BoringModel()
+        trainer = quick_trainer(tmp_path / str(lean), max_epochs=1, lean_loop=lean)
+        trainer.fit(model, Batches(batches))
+        progress = trainer.fit_loop.epoch_loop.batch_progress.total
+        assert trainer.fit_loop.epoch_loop.lean_batches == (4 if lean else 0)
+        results[lean] = (trainer.global_step, progress.completed, model.net.weight.detach())
+    assert results[True][:2] == results[False][:2] == (4, 5)
+    assert torch.equal(results[True][2], results[False][2])

@@ -108,10 +108,10 @@ class TensorLoader:
     """Batches of in-memory tensors, one fancy-index per batch: a lean ``DataLoader``.
 
     It keeps the parts of a ``DataLoader`` that Lightning uses (``len``, ``dataset``,
-    ``sampler`` with ``set_epoch``, ``batch_sampler``) and drops the per-batch machinery (fetcher, collate,
-    profiler record) that worker processes would need and in-memory tensors do not: that
-    machinery costs more than the indexing itself. It draws nothing from the global RNG, so
-    dropout masks do not depend on when an epoch's iterator was created.
+    ``sampler`` with ``set_epoch``, ``batch_sampler``) and drops the per-batch machinery
+    (fetcher, collate, profiler record) that worker processes need and in-memory tensors do
+    not: that machinery costs more than the indexing itself. It draws nothing from the global
+    RNG, so dropout masks do not depend on when an epoch's iterator was created.
     """
 
     def __init__(
