@@ -23,12 +23,14 @@ def _snapshot(trainer, module, hook, args):
     described = []
     for arg in args:
         if isinstance(arg, torch.Tensor):
-            described.append(("tensor", tuple(arg.shape), arg.requires_grad))
+            value = arg.detach().sum().item()  # the loss itself must be bit-identical
+            described.append(("tensor", tuple(arg.shape), arg.requires_grad, value))
         elif isinstance(arg, torch.optim.Optimizer):
             described.append(("optimizer", type(arg).__name__))
         elif isinstance(arg, dict):
             loss = arg.get("loss")
-            described.append(("dict", sorted(arg), getattr(loss, "requires_grad", None)))
+            grad = getattr(loss, "requires_grad", None)
+            described.append(("dict", sorted(arg), grad, None if loss is None else loss.item()))
         else:
             described.append(type(arg).__name__)
     return (
