@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,15 @@ def new_figure(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Save ``fig`` to ``path`` atomically (temp file, then rename) and close it."""
+    """Save ``fig`` to ``path`` atomically (rendered in memory, then written) and close it."""
     import matplotlib.pyplot as plt
 
+    from dllab.core.runs import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,58 @@
+"""The benchmark timer every package's ``benchmarks/`` shares.
+
+This machine class is shared and noisy, so contenders run in turn (interleaved) after a
+warm-up, each sample is printed, and ratios compare the best samples::
+
+    samples = interleaved({"dllab": run_ours, "torch": run_ref}, repeats=5)
+    best = report("attention", samples)
+    print(json.dumps({"ours_over_torch": ratio(best, "dllab", "torch")}))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def interleaved(
+    contenders: Mapping[str, Callable[[], Any]],
+    repeats: int = 3,
+    inner: int = 1,
+    warmup: int = 1,
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender: ``repeats`` samples of ``inner`` calls, in turn."""
+    from dllab.core.checks import check_int, check_positive_int
+
+    check_positive_int(repeats, "repeats")
+    check_positive_int(inner, "inner")
+    check_int(warmup, "warmup", min=0)
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            tic = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - tic) / inner)
+    return samples
+
+
+def report(
+    title: str, samples: Mapping[str, list[float]], unit: float = 1e3, unit_name: str = "ms"
+) -> dict[str, float]:
+    """Print every sample and the minimum of each contender; returns the minimums (seconds)."""
+    print(title)
+    best = {}
+    for name, values in samples.items():
+        best[name] = min(values)
+        shown = " ".join(f"{v * unit:.2f}" for v in values)
+        print(f"  {name:>12}: min {best[name] * unit:9.2f} {unit_name}   samples [{shown}]")
+    return best
+
+
+def ratio(best: Mapping[str, float], numerator: str, denominator: str, digits: int = 3) -> float:
+    """``best[numerator] / best[denominator]``, rounded for the JSON line."""
+    return round(best[numerator] / best[denominator], digits)

@@ -1,0 +1,29 @@
+"""``dllab.core.bench``: interleaved samples, printed minimums, rounded ratios."""
+
+from __future__ import annotations
+
+import pytest
+
+from dllab.core.bench import interleaved, ratio, report
+
+
+def test_interleaved_runs_warmup_then_alternates(capsys):
+    calls: list[str] = []
+    samples = interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        repeats=2,
+        inner=3,
+        warmup=1,
+    )
+    assert calls == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert {k: len(v) for k, v in samples.items()} == {"a": 2, "b": 2}
+    best = report("title", {"a": [0.003, 0.001], "b": [0.002]})
+    assert best == {"a": 0.001, "b": 0.002}
+    out = capsys.readouterr().out
+    assert "title" in out and "3.00" in out and "1.00" in out
+    assert ratio(best, "a", "b") == 0.5
+
+
+def test_bad_repeats_refused():
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        interleaved({"a": lambda: None}, repeats=0)
