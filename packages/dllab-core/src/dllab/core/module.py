@@ -125,13 +125,13 @@ class Module(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
         *inputs, y = batch
         loss = self.loss(self(*inputs), y)
-        self.log("val_loss", loss, prog_bar=True, batch_size=len(y))
+        self.log("val_loss", loss, prog_bar=True, batch_size=len(y), sync_dist=True)
         return loss
 
     def test_step(self, batch: Any, batch_idx: int) -> Tensor:
         *inputs, y = batch
         loss = self.loss(self(*inputs), y)
-        self.log("test_loss", loss, batch_size=len(y))
+        self.log("test_loss", loss, batch_size=len(y), sync_dist=True)
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -211,7 +211,7 @@ class Classifier(Module):
         y_hat = self(*inputs)
         loss = self.loss(y_hat, y)
         self.val_acc(y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1))
-        self.log("val_loss", loss, prog_bar=True, batch_size=len(y))
+        self.log("val_loss", loss, prog_bar=True, batch_size=len(y), sync_dist=True)
         self.log("val_acc", self.val_acc, prog_bar=True)
         return loss
 
@@ -220,7 +220,7 @@ class Classifier(Module):
         y_hat = self(*inputs)
         loss = self.loss(y_hat, y)
         self.test_acc(y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1))
-        self.log("test_loss", loss, batch_size=len(y))
+        self.log("test_loss", loss, batch_size=len(y), sync_dist=True)
         self.log("test_acc", self.test_acc)
         return loss
 
