@@ -6,9 +6,40 @@ Heavy names (anything that imports torch or lightning) load lazily on first acce
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dllab.core.lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from dllab.core.callbacks import NonFiniteLossError
+    from dllab.core.checkpoint import CheckpointError, load_checkpoint
+    from dllab.core.data.datamodule import DataModule, TensorDataModule, data_root
+    from dllab.core.data.download import (
+        ChecksumError,
+        DownloadError,
+        UnsafeArchiveError,
+        download,
+        extract_archive,
+        require_path,
+    )
+    from dllab.core.data.fashion_mnist import FashionMNIST
+    from dllab.core.data.glyphs import GlyphsData
+    from dllab.core.fundamentals.models import (
+        MLP,
+        LinearRegression,
+        LinearRegressionScratch,
+        MLPScratch,
+        SoftmaxRegression,
+        SoftmaxRegressionScratch,
+    )
+    from dllab.core.metrics import BLEUScore, accuracy, bleu, corpus_bleu, perplexity
+    from dllab.core.module import Classifier, Module
+    from dllab.core.nn.masking import masked_softmax
+    from dllab.core.nn.multihead import MultiHeadAttention
+    from dllab.core.nn.transformer import TransformerDecoder, TransformerEncoder
+    from dllab.core.trainer import Trainer
 
 _LAZY = {
     "Module": "dllab.core.module",

@@ -4,6 +4,10 @@
 their API through a module-level ``__getattr__`` that imports a submodule on first use::
 
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {"Trainer": "dllab.core.trainer"})
+
+Type checkers and IDEs do not run ``__getattr__``, so the same names are also imported in an
+``if TYPE_CHECKING:`` block of the package's ``__init__``; ``dllab.core.testing``'s
+``assert_lazy_names`` checks that the block and the table agree.
 """
 
 from __future__ import annotations
@@ -34,4 +38,5 @@ def lazy_exports(
     def __dir__() -> list[str]:
         return names
 
+    __getattr__.table = dict(table)  # type: ignore[attr-defined]  # read by assert_lazy_names
     return __getattr__, __dir__, names

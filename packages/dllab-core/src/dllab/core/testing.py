@@ -16,20 +16,18 @@ import re
 import runpy
 from contextlib import chdir
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dllab.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    pass
+
+# the Lightning-based fixtures load only when asked for (keeps this module light)
 _LAZY = {"BoringModel": "dllab.core._boring", "BoringDataModule": "dllab.core._boring"}
-
-
-def __getattr__(name: str) -> Any:
-    """Load the Lightning-based fixtures only when asked for (keeps this module light)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'dllab.core.testing' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)[0]
 
 
 def quick_trainer(tmp_path: str | os.PathLike[str], max_epochs: int = 2, **kwargs: Any):
@@ -137,8 +135,31 @@ def assert_imports_stay_light(modules: list[str], heavy: tuple[str, ...]) -> Non
     assert out.stdout.strip() == "", f"importing {modules} loaded {out.stdout.strip()}"
 
 
+def type_checking_imports(module: Any) -> dict[str, str]:
+    """``{name: module}`` imported under ``if TYPE_CHECKING:`` in ``module``'s source."""
+    import ast
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                if isinstance(stmt, ast.ImportFrom) and stmt.module:
+                    found.update({a.asname or a.name: stmt.module for a in stmt.names})
+    return found
+
+
 def assert_lazy_names(package: Any) -> None:
-    """Every name in ``package.__all__`` resolves, and unknown names raise AttributeError."""
+    """Every name in ``package.__all__`` resolves, and unknown names raise AttributeError.
+
+    The package's ``if TYPE_CHECKING:`` block must import exactly its lazy table, so type
+    checkers and IDEs see the same public names that ``__getattr__`` serves.
+    """
+    table = getattr(package.__getattr__, "table", None)
+    assert table is not None, f"{package.__name__} does not use dllab.core.lazy.lazy_exports"
+    assert type_checking_imports(package) == table, (
+        f"{package.__name__}: the TYPE_CHECKING block and the lazy table differ"
+    )
     assert set(package.__all__) <= set(dir(package))
     for name in package.__all__:
         assert getattr(package, name) is not None, name
