@@ -6,9 +6,47 @@ import gymnasium or numpy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dllab.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from dllab.rl.evaluation import (
+        EvaluationResult,
+        evaluate_policy,
+        evaluate_policy_simulated,
+        wilson_interval,
+    )
+    from dllab.rl.maps import (
+        FROZEN_LAKE_MAPS,
+        frozen_lake_map,
+        load_map,
+        make_frozen_lake,
+        parse_map,
+        random_map,
+    )
+    from dllab.rl.mdp import MDP
+    from dllab.rl.planning import (
+        finite_horizon_value,
+        greedy_policy,
+        optimal_success_probability,
+        policy_evaluation,
+        policy_iteration,
+        q_values,
+        success_probability,
+        value_iteration,
+    )
+    from dllab.rl.plots import plot_learning_curves, plot_value_heatmap
+    from dllab.rl.qlearning import (
+        QLearningConfig,
+        QLearningResult,
+        q_learning_gym,
+        q_learning_vectorized,
+    )
+    from dllab.rl.schedules import Schedule
+    from dllab.rl.simulator import VectorizedMDP
 
 _LAZY = {
     "MDP": "dllab.rl.mdp",
