@@ -5,6 +5,7 @@
   Xavier initialization.
 - ``models``: ``LinearRegression``, ``SoftmaxRegression`` and ``MLP``, each with a
   ``*Scratch`` twin, and ``copy_scratch_weights`` to prove a pair equal.
+- ``backprop``: ``mlp_backward``, the gradients of a two-layer MLP written out by hand.
 
 Names load lazily, so importing this package does not import torch.
 """
@@ -15,8 +16,10 @@ from dllab.core.lazy import lazy_exports
 
 _FUNCTIONAL = "dllab.core.fundamentals.functional"
 _MODELS = "dllab.core.fundamentals.models"
+_BACKPROP = "dllab.core.fundamentals.backprop"
 
 _LAZY = {
+    **dict.fromkeys(["MLPGradients", "mlp_backward"], _BACKPROP),
     **dict.fromkeys(
         [
             "cross_entropy",
