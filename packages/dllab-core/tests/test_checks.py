@@ -42,7 +42,7 @@ def test_float_bounds_open_and_closed():
     with pytest.raises(ValueError, match=r"x must be > 0"):
         check_float(0, "x", min=0, min_open=True)
     assert check_probability(0.0, "p") == 0.0
-    with pytest.raises(ValueError, match=r"p must be < 1"):
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\), got 1.0"):
         check_probability(1.0, "p")
     assert check_probability(1.0, "p", allow_one=True) == 1.0
     with pytest.raises(TypeError, match="must be a number, got str"):

@@ -56,10 +56,15 @@ def check_float(
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
-    if min is not None and (value <= min if min_open else value < min):
-        raise ValueError(f"{name} must be {'>' if min_open else '>='} {min}, got {value}")
-    if max is not None and (value >= max if max_open else value > max):
-        raise ValueError(f"{name} must be {'<' if max_open else '<='} {max}, got {value}")
+    below = min is not None and (value <= min if min_open else value < min)
+    above = max is not None and (value >= max if max_open else value > max)
+    if (below or above) and min is not None and max is not None:
+        interval = f"{'(' if min_open else '['}{min:g}, {max:g}{')' if max_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    if below:
+        raise ValueError(f"{name} must be {'>' if min_open else '>='} {min:g}, got {value}")
+    if above:
+        raise ValueError(f"{name} must be {'<' if max_open else '<='} {max:g}, got {value}")
     return value
 
 

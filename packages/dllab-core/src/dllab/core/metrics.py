@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dllab.core.checks import check_positive, check_positive_int
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -88,10 +90,7 @@ def bleu(pred_seq: str, label_seq: str, k: int) -> float:
     """
     if not isinstance(pred_seq, str) or not isinstance(label_seq, str):
         raise TypeError("bleu expects pred_seq and label_seq as strings")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    check_positive_int(k, "k")
     pred_tokens, label_tokens = pred_seq.split(), label_seq.split()
     len_pred, len_label = len(pred_tokens), len(label_tokens)
     if len_pred == 0:
@@ -202,12 +201,9 @@ def corpus_bleu(
         raise ValueError(f"tokenize must be one of {TOKENIZERS}, got {tokenize!r}")
     if smooth not in SMOOTH_DEFAULTS:
         raise ValueError(f"smooth must be one of {tuple(SMOOTH_DEFAULTS)}, got {smooth!r}")
-    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
-        raise ValueError(f"max_order must be an int >= 1, got {max_order!r}")
-    if smooth_value is not None and not (
-        isinstance(smooth_value, int | float) and smooth_value > 0
-    ):
-        raise ValueError(f"smooth_value must be a number > 0, got {smooth_value!r}")
+    check_positive_int(max_order, "max_order")
+    if smooth_value is not None:
+        check_positive(smooth_value, "smooth_value")
 
     def prepare(text: str) -> list[str]:
         text = text.lower() if lowercase else text

@@ -13,23 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-
-def check_count(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int ``>= minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def check_sigma(sigma: Any) -> float:
-    """Return ``sigma`` as a float if it is a finite number ``> 0``."""
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float):
-        raise TypeError(f"sigma must be a number, got {type(sigma).__name__}")
-    if not 0 < sigma < math.inf:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
-    return float(sigma)
+from dllab.core.checks import check_positive_int, check_probability
 
 
 def check_hiddens(num_hiddens: Any) -> list[int]:
@@ -40,7 +24,7 @@ def check_hiddens(num_hiddens: Any) -> list[int]:
         raise TypeError(f"num_hiddens must be a sequence of ints, got {num_hiddens!r}")
     if len(num_hiddens) == 0:
         raise ValueError("num_hiddens must name at least one hidden layer width")
-    return [check_count(f"num_hiddens[{i}]", h) for i, h in enumerate(num_hiddens)]
+    return [check_positive_int(h, f"num_hiddens[{i}]") for i, h in enumerate(num_hiddens)]
 
 
 def check_dropout(dropout: Any, num_layers: int) -> list[float]:
@@ -55,12 +39,7 @@ def check_dropout(dropout: Any, num_layers: int) -> list[float]:
         probs = list(dropout)
     else:
         raise TypeError(f"dropout must be a float or one float per hidden layer, got {dropout!r}")
-    for p in probs:
-        if isinstance(p, bool) or not isinstance(p, int | float):
-            raise TypeError(f"dropout values must be numbers, got {p!r}")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {p}")
-    return [float(p) for p in probs]
+    return [check_probability(p, "dropout") for p in probs]
 
 
 def flatten_inputs(X: Any, num_inputs: int, owner: str = "model") -> Tensor:

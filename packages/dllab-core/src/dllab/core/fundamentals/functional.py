@@ -23,6 +23,8 @@ import math
 import torch
 from torch import Tensor
 
+from dllab.core.checks import check_positive, check_probability
+
 __all__ = [
     "cross_entropy",
     "cross_entropy_unchecked",
@@ -209,10 +211,7 @@ def dropout_layer(
         generator: optional random generator for the mask (default: torch's global one).
     """
     _check_float_tensor(X)
-    if isinstance(p, bool) or not isinstance(p, int | float):
-        raise TypeError(f"dropout probability p must be a number, got {type(p).__name__}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
+    p = check_probability(p, "dropout probability p", allow_one=True)
     if not training or p == 0:
         return X
     if p == 1:
@@ -242,8 +241,7 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _xavier_std(tensor: Tensor, gain: float) -> float:
     _check_float_tensor(tensor, "tensor")
-    if isinstance(gain, bool) or not isinstance(gain, int | float) or not gain > 0:
-        raise ValueError(f"gain must be a positive number, got {gain!r}")
+    check_positive(gain, "gain")
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
         raise ValueError(f"cannot initialize an empty weight of shape {tuple(tensor.shape)}")

@@ -23,11 +23,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dllab.core.checks import check_int, check_positive, check_positive_int
 from dllab.core.fundamentals.checks import (
-    check_count,
     check_dropout,
     check_hiddens,
-    check_sigma,
     flatten_inputs,
     regression_targets,
 )
@@ -66,8 +65,8 @@ class LinearRegressionScratch(Module):
     def __init__(
         self, num_inputs: int, lr: float = 0.03, sigma: float = 0.01, **module_kwargs: Any
     ) -> None:
-        check_count("num_inputs", num_inputs)
-        check_sigma(sigma)
+        check_positive_int(num_inputs, "num_inputs")
+        check_positive(sigma, "sigma")
         super().__init__(lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs = num_inputs
@@ -98,7 +97,7 @@ class LinearRegression(Module):
     """
 
     def __init__(self, num_inputs: int, lr: float = 0.03, **module_kwargs: Any) -> None:
-        check_count("num_inputs", num_inputs)
+        check_positive_int(num_inputs, "num_inputs")
         super().__init__(lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs = num_inputs
@@ -144,9 +143,9 @@ class SoftmaxRegressionScratch(_ScratchClassifier):
         sigma: float = 0.01,
         **module_kwargs: Any,
     ) -> None:
-        check_count("num_inputs", num_inputs)
-        check_count("num_outputs", num_outputs, minimum=2)
-        check_sigma(sigma)
+        check_positive_int(num_inputs, "num_inputs")
+        check_int(num_outputs, "num_outputs", min=2)
+        check_positive(sigma, "sigma")
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs, self.num_outputs = num_inputs, num_outputs
@@ -175,8 +174,8 @@ class SoftmaxRegression(Classifier):
     def __init__(
         self, num_inputs: int = 784, num_outputs: int = 10, lr: float = 0.1, **module_kwargs: Any
     ) -> None:
-        check_count("num_inputs", num_inputs)
-        check_count("num_outputs", num_outputs, minimum=2)
+        check_positive_int(num_inputs, "num_inputs")
+        check_int(num_outputs, "num_outputs", min=2)
         super().__init__(num_classes=num_outputs, lr=lr, **module_kwargs)
         self.save_hyperparameters()
         self.num_inputs, self.num_outputs = num_inputs, num_outputs
@@ -213,8 +212,8 @@ class MLPScratch(_ScratchClassifier):
         lr: float = 0.1,
         **module_kwargs: Any,
     ) -> None:
-        check_count("num_inputs", num_inputs)
-        check_count("num_outputs", num_outputs, minimum=2)
+        check_positive_int(num_inputs, "num_inputs")
+        check_int(num_outputs, "num_outputs", min=2)
         num_hiddens = check_hiddens(num_hiddens)
         dropouts = check_dropout(dropout, len(num_hiddens))
         if not isinstance(dropout, int | float):
@@ -256,8 +255,8 @@ class MLP(Classifier):
         lr: float = 0.1,
         **module_kwargs: Any,
     ) -> None:
-        check_count("num_inputs", num_inputs)
-        check_count("num_outputs", num_outputs, minimum=2)
+        check_positive_int(num_inputs, "num_inputs")
+        check_int(num_outputs, "num_outputs", min=2)
         num_hiddens = check_hiddens(num_hiddens)
         dropouts = check_dropout(dropout, len(num_hiddens))
         if not isinstance(dropout, int | float):

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dllab.core.nn._checks import check_float_tensor, check_positive_int, check_probability
+from dllab.core.checks import check_float_tensor, check_positive_int, check_probability
 from dllab.core.nn.masking import build_attention_mask, masked_softmax
 
 Impl = Literal["scratch", "sdpa"]

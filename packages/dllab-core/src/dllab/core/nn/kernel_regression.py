@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from dllab.core.nn._checks import check_float_tensor
+from dllab.core.checks import check_float_tensor
 from dllab.core.nn.masking import masked_softmax
 
 KERNELS: dict[str, Callable[[Tensor], Tensor]] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dllab.core.nn._checks import check_int_tensor
+from dllab.core.checks import check_int_tensor
 
 
 def lengths_to_mask(valid_lens: Tensor, num_keys: int) -> Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dllab.core.nn._checks import check_float_tensor, check_positive_int, check_probability
+from dllab.core.checks import check_float_tensor, check_int, check_positive_int, check_probability
 
 
 def sinusoidal_table(
@@ -33,8 +33,7 @@ def _check_positions(x: Tensor, offset: int, d_model: int, max_len: int) -> None
     check_float_tensor(x, "x")
     if x.dim() < 2 or x.shape[-1] != d_model:
         raise ValueError(f"x must have shape (..., T, {d_model}), got {tuple(x.shape)}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+    check_int(offset, "offset", min=0)
     if offset + x.shape[-2] > max_len:
         raise ValueError(
             f"positions up to {offset + x.shape[-2] - 1} exceed max_len={max_len}; "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dllab.core.nn._checks import check_positive_int, check_probability
+from dllab.core.checks import check_positive_int, check_probability
 from dllab.core.nn.attention import Impl
 from dllab.core.nn.kv_cache import DecoderCache, LayerCache
 from dllab.core.nn.multihead import MultiHeadAttention, load_from_torch_mha
