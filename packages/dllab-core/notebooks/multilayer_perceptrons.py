@@ -21,10 +21,11 @@
 #
 # 1. activation functions and their derivatives;
 # 2. the MLP from scratch and its concise `nn.Sequential` twin;
-# 3. dropout;
-# 4. numerical stability of the softmax;
-# 5. Xavier initialization;
-# 6. training the MLP on the embedded glyph images with `dllab.core.Trainer`.
+# 3. backpropagation by hand;
+# 4. dropout;
+# 5. numerical stability of the softmax;
+# 6. Xavier initialization;
+# 7. training the MLP on the embedded glyph images with `dllab.core.Trainer`.
 #
 # Run it as a script (`python multilayer_perceptrons.py`) or open it with jupytext.
 # `DLLAB_QUICK=1` shrinks the training run to a few seconds. Figures go to `figures/`.
@@ -41,6 +42,7 @@ from dllab.core import Trainer
 from dllab.core.cli.options import quick_mode
 from dllab.core.data.glyphs import GlyphsData
 from dllab.core.fundamentals import functional as fn
+from dllab.core.fundamentals.backprop import mlp_backward
 from dllab.core.fundamentals.models import MLP, MLPScratch, copy_scratch_weights
 from dllab.core.plotting import new_figure, save_figure
 
@@ -116,7 +118,43 @@ print(f"max |output difference|   = {mlp_output_error:.1e}")
 print(f"max |gradient difference| = {mlp_grad_error:.1e}")
 
 # %% [markdown]
-# ## 3. Dropout
+# ## 3. Backpropagation by hand
+#
+# With one hidden layer the chain rule fits on a few lines. Write the forward pass as
+# $\mathbf{Z}_1 = \mathbf{X}\mathbf{W}_1 + \mathbf{b}_1$, $\mathbf{H} = \mathrm{relu}(\mathbf{Z}_1)$,
+# $\mathbf{Z}_2 = \mathbf{H}\mathbf{W}_2 + \mathbf{b}_2$, and the loss as the mean
+# cross-entropy over $n$ samples with one-hot labels $\mathbf{Y}$. Going backwards, each
+# gradient has the shape of what it differentiates:
+#
+# $$\partial\mathbf{Z}_2 = \frac{\mathrm{softmax}(\mathbf{Z}_2) - \mathbf{Y}}{n}, \quad
+# \partial\mathbf{W}_2 = \mathbf{H}^\top \partial\mathbf{Z}_2, \quad
+# \partial\mathbf{b}_2 = \textstyle\sum_i \partial\mathbf{Z}_{2,i},$$
+#
+# $$\partial\mathbf{H} = \partial\mathbf{Z}_2 \mathbf{W}_2^\top, \quad
+# \partial\mathbf{Z}_1 = \partial\mathbf{H} \odot \mathrm{relu}'(\mathbf{Z}_1), \quad
+# \partial\mathbf{W}_1 = \mathbf{X}^\top \partial\mathbf{Z}_1, \quad
+# \partial\mathbf{b}_1 = \textstyle\sum_i \partial\mathbf{Z}_{1,i}.$$
+#
+# `mlp_backward` computes exactly these lines, with the scratch `softmax` and `relu_grad`.
+# Below it runs on a one-hidden-layer `MLPScratch` and is compared with the gradients that
+# autograd leaves in each parameter's `.grad`.
+
+# %%
+one_hidden = MLPScratch(num_hiddens=(32,)).double()
+one_hidden.loss(one_hidden(X), y).backward()  # autograd, on the batch of section 2
+(W1, b1), (W2, b2) = one_hidden.linear_params()
+by_hand = mlp_backward(X.flatten(1), y, W1, b1, W2, b2)  # X: (16, 1, 28, 28) -> (16, 784)
+backprop_errors = {
+    name: (getattr(by_hand, name) - param.grad).abs().max().item()
+    for name, param in {"W1": W1, "b1": b1, "W2": W2, "b2": b2}.items()
+}
+for name, err in backprop_errors.items():
+    print(f"dL/d{name}: max |by hand - autograd| = {err:.1e}")
+backprop_error = max(backprop_errors.values())
+print(f"max difference over all parameters: {backprop_error:.1e}")
+
+# %% [markdown]
+# ## 4. Dropout
 #
 # During training, dropout zeroes each hidden unit with probability $p$ and scales the
 # survivors by $1/(1-p)$, so every unit keeps its expected value:
@@ -144,7 +182,7 @@ print("same mask as F.dropout under the same seed:", torch.equal(ours, theirs))
 print("identity in eval mode:", torch.equal(fn.dropout_layer(h, 0.5, training=False), h))
 
 # %% [markdown]
-# ## 4. Numerical stability of the softmax
+# ## 5. Numerical stability of the softmax
 #
 # The textbook softmax $\exp(o_j) / \sum_k \exp(o_k)$ overflows once a logit passes about 88
 # in float32 ($e^{89} > 3.4 \times 10^{38}$) and returns NaN. Subtracting the largest logit
@@ -183,7 +221,7 @@ print(f"naive softmax returns NaN from a largest logit of {first_nan:.0f}")
 print(f"stable softmax: max error {stable_errors.max():.1e} up to logits of 1e4")
 
 # %% [markdown]
-# ## 5. Xavier initialization
+# ## 6. Xavier initialization
 #
 # For a layer with $n_\text{in}$ inputs and $n_\text{out}$ outputs, Xavier (Glorot)
 # initialization draws weights with variance $2 / (n_\text{in} + n_\text{out})$, a compromise
@@ -236,7 +274,7 @@ axes[1].grid(alpha=0.3)
 save_figure(fig, FIGURES / "xavier.png")
 
 # %% [markdown]
-# ## 6. Training the MLP on the glyph images
+# ## 7. Training the MLP on the glyph images
 #
 # The embedded glyph data are 28x28 grayscale images of ten shapes (disk, ring, square,
 # ...), rendered from a seed, so nothing is downloaded. `Trainer` writes a run folder with
