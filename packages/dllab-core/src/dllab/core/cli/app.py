@@ -11,6 +11,8 @@ from importlib.metadata import distribution, entry_points
 
 import typer
 
+from dllab.core.cli.notebooks import notebooks
+
 ENTRY_POINT_GROUP = "dllab.commands"
 
 app = typer.Typer(
@@ -41,6 +43,9 @@ def list_domains() -> None:
     for name, version in installed_domains().items():
         table.add_row(name, f"dllab-{name}", version)
     Console().print(table)
+
+
+app.command("notebooks")(notebooks)
 
 
 @app.callback(invoke_without_command=False)
