@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -33,36 +32,10 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
+from dllab.core.bench import interleaved, report
 from dllab.core.nn.attention import dot_product_attention, sdpa_attention
 from dllab.core.nn.multihead import MultiHeadAttention, load_from_torch_mha
 from dllab.core.nn.transformer import TransformerDecoder
-
-
-def interleaved(
-    contenders: dict[str, Callable[[], object]], repeats: int, inner: int, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Seconds per call of each contender: ``repeats`` samples of ``inner`` calls, interleaved."""
-    for fn in contenders.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            tic = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            samples[name].append((time.perf_counter() - tic) / inner)
-    return samples
-
-
-def report(title: str, samples: dict[str, list[float]], unit: float = 1e3) -> dict[str, float]:
-    print(title)
-    best = {}
-    for name, values in samples.items():
-        best[name] = min(values)
-        shown = " ".join(f"{v * unit:.2f}" for v in values)
-        print(f"  {name:>10}: min {best[name] * unit:8.2f} ms   samples [{shown}]")
-    return best
 
 
 def forward_backward(module: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor):

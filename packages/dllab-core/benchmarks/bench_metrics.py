@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import time
-from collections.abc import Callable
 
 import sacrebleu
 
+from dllab.core.bench import interleaved, ratio, report
 from dllab.core.metrics import corpus_bleu
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "home", "U.S.", "3.5", "1,000",
@@ -41,12 +40,6 @@ def make_corpus(segments: int, seed: int = 0) -> tuple[list[str], list[list[str]
     return hyps, [refs_a, refs_b]
 
 
-def time_once(fn: Callable[[], object]) -> float:
-    tic = time.perf_counter()
-    fn()
-    return time.perf_counter() - tic
-
-
 def main(segments: int = 1000, repeats: int = 5) -> dict[str, float]:
     """Time both implementations; print every sample and, last, the JSON ratios."""
     hyps, refs = make_corpus(segments)
@@ -54,16 +47,10 @@ def main(segments: int = 1000, repeats: int = 5) -> dict[str, float]:
     for tokenize in ("13a", "none"):
         ours = lambda t=tokenize: corpus_bleu(hyps, refs, tokenize=t)  # noqa: E731
         theirs = lambda t=tokenize: sacrebleu.corpus_bleu(hyps, refs, tokenize=t)  # noqa: E731
-        assert abs(ours().score - theirs().score) < 1e-6  # warm-up and a parity check
-        samples: dict[str, list[float]] = {"dllab": [], "sacrebleu": []}
-        for _ in range(repeats):
-            samples["dllab"].append(time_once(ours))
-            samples["sacrebleu"].append(time_once(theirs))
-        for name, times in samples.items():
-            shown = ", ".join(f"{t * 1e3:.1f}" for t in times)
-            print(f"tokenize={tokenize:4s} {name:9s} ms: {shown}  (min {min(times) * 1e3:.1f})")
-        ratio = min(samples["dllab"]) / min(samples["sacrebleu"])
-        ratios[f"corpus_bleu_{tokenize}_vs_sacrebleu"] = round(ratio, 3)
+        assert abs(ours().score - theirs().score) < 1e-6  # a parity check
+        samples = interleaved({"dllab": ours, "sacrebleu": theirs}, repeats=repeats)
+        best = report(f"corpus BLEU, tokenize={tokenize}", samples)
+        ratios[f"corpus_bleu_{tokenize}_vs_sacrebleu"] = ratio(best, "dllab", "sacrebleu")
     print(f"{segments} segments, 2 references, {repeats} interleaved repeats after a warm-up")
     print(json.dumps(ratios))
     return ratios
