@@ -43,10 +43,11 @@ def test_member_layout(member):
     assert project["tool"]["uv"]["build-backend"]["module-name"] == f"dllab.{domain}"
     assert not (member / "src" / "dllab" / "__init__.py").exists(), "dllab is a namespace package"
     init = (member / "src" / "dllab" / domain / "__init__.py").read_text()
-    assert f'__version__ = "{version}"' in init, "__version__ must match pyproject's version"
+    assert f'__version__ = "{version}"' in init, f"__version__ must be {version!r}, as pyproject"
     for folder in ["tests", "notebooks", "benchmarks"]:
         assert (member / folder).is_dir(), folder
-    assert f"## {version}" in (member / "CHANGELOG.md").read_text(), "CHANGELOG has no entry"
+    changelog = (member / "CHANGELOG.md").read_text()
+    assert f"## {version}" in changelog, f"CHANGELOG.md has no '## {version}' heading"
     assert domain in project["project"]["entry-points"]["dllab.commands"]
     if domain != "core":
         deps = project["project"]["dependencies"]
