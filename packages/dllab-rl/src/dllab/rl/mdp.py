@@ -1,9 +1,20 @@
-"""Finite Markov decision processes as dense float64 tables.
+"""Finite Markov decision processes with sparse transition tables.
 
-An :class:`MDP` holds the transition tensor ``T[s, a, s']``, the expected reward ``R[s, a]``,
-the reward of each transition ``R_sas[s, a, s']``, the terminal states and the start
-distribution. It is built from any gymnasium toy-text environment's transition table
-(``env.unwrapped.P``, see :meth:`MDP.from_gym`) or by hand from arrays (:meth:`MDP.from_arrays`).
+An :class:`MDP` lists, for every state ``s`` and action ``a``, its at most ``K`` successors:
+``successors[s, a, k]``, their probabilities ``probs[s, a, k]`` and the reward of each
+transition ``rewards[s, a, k]``, all of shape (S, A, K). FrozenLake has K = 3 (the intended
+move and two slips), so a 1000x1000 lake needs 12 million entries per table where a dense
+``T[s, a, s']`` would need 4·10^12. The dense ``T`` and ``R_sas`` are still offered, built on
+first use, for MDPs small enough to hold them.
+
+The tables are kept in one canonical form: the successors of each ``(s, a)`` are distinct,
+sorted by state and have positive probabilities; the remaining slots are padding, with
+probability 0, reward 0 and the last successor repeated, so sums over ``k`` need no mask.
+
+An MDP is built from any gymnasium toy-text environment's transition table
+(``env.unwrapped.P``, see :meth:`MDP.from_gym`), from dense arrays (:meth:`MDP.from_arrays`),
+directly from sparse arrays (the constructor), or from a FrozenLake map without gymnasium
+(:func:`dllab.rl.maps.frozen_lake_mdp`).
 
 Episode semantics follow gymnasium: an episode ends when it *enters* a terminal state, so the
 value of a terminal state is 0 and the Bellman backup never looks past one.
@@ -11,13 +22,18 @@ value of a terminal state is 0 and the Bellman backup never looks past one.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from dllab.core.checks import check_int
+from dllab.rl.memory import check_memory
+
 PROBABILITY_ATOL = 1e-8
-"""How far a row of ``T`` (or the start distribution) may sum from 1."""
+"""How far the probabilities of an ``(s, a)`` (or the start distribution) may sum from 1."""
 
 
 def _as_float_array(name: str, value: Any) -> np.ndarray:
@@ -50,48 +66,66 @@ def _as_state_mask(name: str, value: Any, n_states: int) -> np.ndarray:
     return array.copy()
 
 
-def _check_termination(
-    terminal: np.ndarray, alive_edge: np.ndarray, T: np.ndarray, initial: np.ndarray | None
-) -> None:
-    """Raise unless, from every reachable state, entering a terminal state always ends.
+def _canonical(
+    successors: np.ndarray, probs: np.ndarray, rewards: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge repeated successors, drop zero probabilities, sort, pad; see the module docstring.
 
-    Taxi, for instance, enters its "delivered" states without termination only from states
-    that no episode reaches, so treating them as terminal changes nothing.
+    Repeated successors are merged in listing order: probabilities add up and rewards are
+    averaged with them as weights, exactly as summing gymnasium's list into a dense table.
     """
-    reachable = initial > 0 if initial is not None else np.ones(len(terminal), dtype=bool)
-    while True:
-        frontier = reachable & ~terminal
-        grown = reachable | (T[frontier].sum(axis=(0, 1)) > 0)
-        if (grown == reachable).all():
-            break
-        reachable = grown
-    conflict = alive_edge[reachable & ~terminal][:, terminal]
-    if conflict.any():
-        state = np.flatnonzero(terminal)[np.argwhere(conflict)[0][1]]
-        raise ValueError(
-            f"state {state} is entered both with and without termination from reachable "
-            "states; MDP needs termination to depend on the next state only"
-        )
+    S, A, M = successors.shape
+    succ = successors.astype(np.intp)  # copies: the caller's arrays stay untouched
+    p = probs.copy()
+    weighted = probs * rewards
+    for k in range(1, M):
+        for j in range(k):
+            same = np.nonzero(succ[..., j] == succ[..., k])  # rare: walls and corners
+            if same[0].size:
+                p[..., j][same] += p[..., k][same]
+                weighted[..., j][same] += weighted[..., k][same]
+                p[..., k][same] = 0.0
+                succ[..., k][same] = -1  # merged away; matches nothing any more
+    real = p > 0
+    K = max(int(real.sum(axis=2).max()), 1)
+    key = np.where(real, succ, np.iinfo(np.intp).max)
+    if K < M or (key[..., 1:] < key[..., :-1]).any():  # not sorted yet
+        order = np.argsort(key, axis=2, kind="stable")[..., :K]  # real ones first, by state
+        del key
+        flat = order + np.arange(0, S * A * M, M).reshape(S, A, 1)  # indices into .ravel()
+        del order
+        succ, p, weighted, real = (x.ravel()[flat] for x in (succ, p, weighted, real))
+        del flat
+    rewards = np.divide(weighted, p, out=weighted, where=real)
+    rewards[~real] = 0.0
+    last = real.sum(axis=2) - 1  # (S, A): the last real successor
+    for k in range(1, K):  # padding repeats it, with probability 0
+        pad = np.nonzero(~real[..., k])
+        succ[..., k][pad] = succ[(*pad, last[pad])]
+        p[..., k][pad] = 0.0
+    return succ, p, rewards
 
 
 @dataclass(frozen=True, eq=False)
 class MDP:
-    """A finite MDP with dense float64 tables; every field is checked on construction.
+    """A finite MDP with sparse float64 tables; every field is checked on construction.
 
     Attributes:
-        T: transition probabilities ``T[s, a, s']``, shape (S, A, S); each row sums to 1.
-        R_sas: reward of each transition ``R_sas[s, a, s']``, shape (S, A, S).
+        successors: next states ``successors[s, a, k]``, integer shape (S, A, K).
+        probs: their probabilities, shape (S, A, K); each ``probs[s, a, :]`` sums to 1.
+        rewards: the reward of each transition, shape (S, A, K).
         terminal: states that end an episode when entered, bool shape (S,).
         initial: start-state distribution, shape (S,).
         goal: states that count as success when entered, bool shape (S,).
         max_episode_steps: the environment's time limit, or ``None``.
         grid: the map rows when the MDP is a grid world (FrozenLake), else ``None``.
         name: a label for plots and summaries.
-        R: expected immediate reward ``R[s, a] = sum_s' T[s, a, s'] R_sas[s, a, s']``, (S, A).
+        R: expected immediate reward ``R[s, a] = sum_k probs[s, a, k] rewards[s, a, k]``, (S, A).
     """
 
-    T: np.ndarray
-    R_sas: np.ndarray
+    successors: np.ndarray
+    probs: np.ndarray
+    rewards: np.ndarray
     terminal: np.ndarray
     initial: np.ndarray
     goal: np.ndarray
@@ -101,24 +135,31 @@ class MDP:
     R: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        T = _as_float_array("T", self.T)
-        if T.ndim != 3 or T.shape[0] != T.shape[2] or 0 in T.shape:
-            raise ValueError(f"T must have shape (S, A, S) with S, A >= 1, got {T.shape}")
-        n_states = T.shape[0]
-        if (T < 0).any():
-            s, a, s2 = np.argwhere(T < 0)[0]
-            raise ValueError(f"T has a negative probability T[{s}, {a}, {s2}] = {T[s, a, s2]}")
-        sums = T.sum(axis=2)  # (S, A)
+        successors = np.asarray(self.successors)
+        if successors.ndim != 3 or 0 in successors.shape:
+            raise ValueError(f"successors must have shape (S, A, K) >= 1, got {successors.shape}")
+        if successors.dtype == bool or not np.issubdtype(successors.dtype, np.integer):
+            raise TypeError(f"successors must be integer states, got dtype {successors.dtype}")
+        n_states = successors.shape[0]
+        if successors.min() < 0 or successors.max() >= n_states:
+            raise ValueError(f"successors lists a state outside 0..{n_states - 1}")
+        probs = _as_float_array("probs", self.probs)
+        rewards = _as_float_array("rewards", self.rewards)
+        for name, array in [("probs", probs), ("rewards", rewards)]:
+            if array.shape != successors.shape:
+                raise ValueError(f"{name} must have shape {successors.shape}, got {array.shape}")
+        if (probs < 0).any():
+            s, a, k = np.argwhere(probs < 0)[0]
+            raise ValueError(f"probs[{s}, {a}, {k}] = {probs[s, a, k]} is negative")
+        sums = probs.sum(axis=2)  # (S, A)
         bad = np.abs(sums - 1.0) > PROBABILITY_ATOL
         if bad.any():
             s, a = np.argwhere(bad)[0]
             raise ValueError(
-                f"T[{s}, {a}, :] sums to {sums[s, a]:.12g}, not 1 "
-                f"({int(bad.sum())} rows of T are not probability distributions)"
+                f"probs[{s}, {a}, :] sums to {sums[s, a]:.12g}, not 1 "
+                f"({int(bad.sum())} state-action pairs are not probability distributions)"
             )
-        R_sas = _as_float_array("R_sas", self.R_sas)
-        if R_sas.shape != T.shape:
-            raise ValueError(f"R_sas must have T's shape {T.shape}, got {R_sas.shape}")
+        successors, probs, rewards = _canonical(successors.astype(np.intp), probs, rewards)
         terminal = _as_state_mask("terminal", self.terminal, n_states)
         goal = _as_state_mask("goal", self.goal, n_states)
         initial = _as_float_array("initial", self.initial)
@@ -126,22 +167,20 @@ class MDP:
             raise ValueError(f"initial must have shape ({n_states},), got {initial.shape}")
         if (initial < 0).any() or abs(initial.sum() - 1.0) > PROBABILITY_ATOL:
             raise ValueError("initial must be a probability distribution over the states")
-        steps = self.max_episode_steps
-        if steps is not None and (
-            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-        ):
-            raise ValueError(f"max_episode_steps must be a positive integer or None, got {steps!r}")
+        if self.max_episode_steps is not None:
+            check_int(self.max_episode_steps, "max_episode_steps", min=1)
         grid = None if self.grid is None else tuple(self.grid)
         if grid is not None and sum(len(r) for r in grid) != n_states:
             raise ValueError(f"grid has {sum(len(r) for r in grid)} cells but the MDP {n_states}")
         for name, value in [
-            ("T", T),
-            ("R_sas", R_sas),
+            ("successors", successors),
+            ("probs", probs),
+            ("rewards", rewards),
             ("terminal", terminal),
             ("goal", goal),
             ("initial", initial),
             ("grid", grid),
-            ("R", (T * R_sas).sum(axis=2)),  # (S, A)
+            ("R", np.einsum("sak,sak->sa", probs, rewards)),  # (S, A)
         ]:
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
@@ -150,17 +189,42 @@ class MDP:
     @property
     def n_states(self) -> int:
         """Number of states S."""
-        return self.T.shape[0]
+        return self.successors.shape[0]
 
     @property
     def n_actions(self) -> int:
         """Number of actions A."""
-        return self.T.shape[1]
+        return self.successors.shape[1]
+
+    @property
+    def n_successors(self) -> int:
+        """K, the most successors any ``(s, a)`` has."""
+        return self.successors.shape[2]
 
     @property
     def start_state(self) -> int:
-        """The most likely start state (the only one for FrozenLake)."""
+        """The most likely start state (the only one for FrozenLake's maps with one ``S``)."""
         return int(np.argmax(self.initial))
+
+    def _dense(self, values: np.ndarray, what: str) -> np.ndarray:
+        S, A = self.n_states, self.n_actions
+        check_memory(8.0 * S * A * S, f"the dense {what} of {S} states", "use the sparse tables")
+        dense = np.zeros((S, A, S))
+        real = self.probs > 0
+        s, a, _ = np.nonzero(real)
+        dense[s, a, self.successors[real]] = values[real]  # no repeats in the canonical form
+        dense.flags.writeable = False
+        return dense
+
+    @cached_property
+    def T(self) -> np.ndarray:
+        """Dense transition probabilities ``T[s, a, s']``, (S, A, S), built on first use."""
+        return self._dense(self.probs, "table T[s, a, s']")
+
+    @cached_property
+    def R_sas(self) -> np.ndarray:
+        """Dense reward of each transition ``R_sas[s, a, s']``, (S, A, S), built on first use."""
+        return self._dense(self.rewards, "table R_sas[s, a, s']")
 
     @classmethod
     def from_arrays(
@@ -174,7 +238,7 @@ class MDP:
         max_episode_steps: int | None = None,
         name: str = "mdp",
     ) -> MDP:
-        """Build an MDP by hand.
+        """Build an MDP by hand from dense tables.
 
         Args:
             T: transition probabilities, shape (S, A, S).
@@ -192,17 +256,33 @@ class MDP:
         """
         T = _as_float_array("T", T)
         R = _as_float_array("R", R)
-        if T.ndim != 3:
-            raise ValueError(f"T must have shape (S, A, S), got {T.shape}")
+        if T.ndim != 3 or T.shape[0] != T.shape[2] or 0 in T.shape:
+            raise ValueError(f"T must have shape (S, A, S) with S, A >= 1, got {T.shape}")
         if R.shape == T.shape[:2]:
-            R_sas = np.broadcast_to(R[:, :, None], T.shape).copy()  # (S, A, S)
+            R_sas = np.broadcast_to(R[:, :, None], T.shape)  # (S, A, S)
         elif R.shape == T.shape:
             R_sas = R
         else:
             raise ValueError(
                 f"R must have shape (S, A) = {T.shape[:2]} or (S, A, S) = {T.shape}, got {R.shape}"
             )
+        if (T < 0).any():
+            s, a, s2 = np.argwhere(T < 0)[0]
+            raise ValueError(f"T has a negative probability T[{s}, {a}, {s2}] = {T[s, a, s2]}")
+        sums = T.sum(axis=2)  # (S, A)
+        bad = np.abs(sums - 1.0) > PROBABILITY_ATOL
+        if bad.any():
+            s, a = np.argwhere(bad)[0]
+            raise ValueError(
+                f"T[{s}, {a}, :] sums to {sums[s, a]:.12g}, not 1 "
+                f"({int(bad.sum())} rows of T are not probability distributions)"
+            )
         n_states = T.shape[0]
+        positive = T > 0
+        K = max(int(positive.sum(axis=2).max()), 1)
+        order = np.argsort(~positive, axis=2, kind="stable")[:, :, :K]  # (S, A, K) successors
+        probs = np.take_along_axis(T, order, axis=2)
+        rewards = np.take_along_axis(R_sas, order, axis=2)
         terminal = np.zeros(n_states, dtype=bool) if terminal is None else terminal
         if initial is None or np.ndim(initial) == 0:
             start = 0 if initial is None else int(initial)
@@ -210,7 +290,7 @@ class MDP:
                 raise ValueError(f"initial state {start} is outside 0..{n_states - 1}")
             initial = np.eye(n_states)[start]
         goal = terminal if goal is None else goal
-        return cls(T, R_sas, terminal, initial, goal, max_episode_steps, None, name)
+        return cls(order, probs, rewards, terminal, initial, goal, max_episode_steps, None, name)
 
     @classmethod
     def from_gym(cls, env: Any, max_episode_steps: int | None = None) -> MDP:
@@ -237,35 +317,17 @@ class MDP:
                 "from_gym needs a toy-text environment such as FrozenLake, Taxi or CliffWalking"
             )
         n_states, n_actions = int(base.observation_space.n), int(base.action_space.n)
-        T = np.zeros((n_states, n_actions, n_states))
-        weighted_reward = np.zeros_like(T)
+        successors, probs, rewards, done = _read_table(P, n_states, n_actions)
         entered_done = np.zeros(n_states, dtype=bool)
-        alive_edge = np.zeros((n_states, n_states), dtype=bool)  # (S, S'): entered, not done
-        for s, by_action in P.items():
-            for a, transitions in by_action.items():
-                for p, s2, r, done in transitions:
-                    T[s, a, s2] += p
-                    weighted_reward[s, a, s2] += p * r
-                    if p > 0 and done:
-                        entered_done[s2] = True
-                    elif p > 0:
-                        alive_edge[s, s2] = True
-        _check_termination(
-            entered_done,
-            alive_edge,
-            T,
-            np.asarray(base.initial_state_distrib)
-            if hasattr(base, "initial_state_distrib")
-            else None,
-        )
-        R_sas = np.divide(weighted_reward, T, out=np.zeros_like(T), where=T > 0)
+        entered_done[successors[(probs > 0) & done]] = True
+        initial = getattr(base, "initial_state_distrib", None)
+        _check_termination(successors, probs, done, entered_done, initial)
         desc = getattr(base, "desc", None)
         grid = None
         goal = entered_done
         if desc is not None and np.asarray(desc).size == n_states:
             grid = tuple(b"".join(row).decode() for row in np.asarray(desc, dtype="c"))
             goal = np.asarray(desc, dtype="c").ravel() == b"G"
-        initial = getattr(base, "initial_state_distrib", None)
         if initial is None:
             start, _ = env.reset(seed=0)
             initial = np.eye(n_states)[int(start)]
@@ -274,18 +336,68 @@ class MDP:
             max_episode_steps = spec.max_episode_steps
         name = spec.id if spec is not None else type(base).__name__
         return cls(
-            T, R_sas, entered_done, initial, goal, max_episode_steps, grid if grid else None, name
+            successors,
+            probs,
+            rewards,
+            entered_done,
+            initial,
+            goal,
+            max_episode_steps,
+            grid if grid else None,
+            name,
         )
 
     def with_time_limit(self, max_episode_steps: int | None) -> MDP:
         """A copy of this MDP with another time limit."""
-        return MDP(
-            self.T,
-            self.R_sas,
-            self.terminal,
-            self.initial,
-            self.goal,
-            max_episode_steps,
-            self.grid,
-            self.name,
+        return dataclasses.replace(self, max_episode_steps=max_episode_steps)
+
+
+def _read_table(
+    P: dict[int, dict[int, list[tuple[float, int, float, bool]]]], n_states: int, n_actions: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """gymnasium's lists as (S, A, M) arrays in listing order, padded with probability 0."""
+    M = max((len(t) for by_action in P.values() for t in by_action.values()), default=1)
+    pad = (0.0, 0, 0.0, False)
+    rows = [[pad] * M for _ in range(n_states * n_actions)]
+    for s, by_action in P.items():
+        for a, transitions in by_action.items():
+            if not (0 <= s < n_states and 0 <= a < n_actions):
+                raise ValueError(f"P lists (s={s}, a={a}) outside its spaces")
+            row = [tuple(t) for t in transitions]
+            rows[s * n_actions + a] = row + [pad] * (M - len(row))
+    table = np.array(rows, dtype=object).reshape(n_states, n_actions, M, 4)
+    probs = table[..., 0].astype(np.float64)
+    successors = table[..., 1].astype(np.intp)
+    rewards = table[..., 2].astype(np.float64)
+    done = table[..., 3].astype(bool)
+    return successors, probs, rewards, done
+
+
+def _check_termination(
+    successors: np.ndarray,
+    probs: np.ndarray,
+    done: np.ndarray,
+    terminal: np.ndarray,
+    initial: Any,
+) -> None:
+    """Raise unless, from every reachable state, entering a terminal state always ends.
+
+    Taxi, for instance, enters its "delivered" states without termination only from states
+    that no episode reaches, so treating them as terminal changes nothing.
+    """
+    n_states = len(terminal)
+    reachable = np.asarray(initial) > 0 if initial is not None else np.ones(n_states, dtype=bool)
+    frontier = np.flatnonzero(reachable & ~terminal)
+    while frontier.size:  # breadth-first: each state is expanded once
+        entered = np.unique(successors[frontier][probs[frontier] > 0])
+        new = entered[~reachable[entered]]
+        reachable[new] = True
+        frontier = new[~terminal[new]]
+    from_alive = (reachable & ~terminal)[:, None, None]  # (S, 1, 1)
+    conflict = from_alive & (probs > 0) & ~done & terminal[successors]  # (S, A, M)
+    if conflict.any():
+        state = successors[conflict][0]
+        raise ValueError(
+            f"state {state} is entered both with and without termination from reachable "
+            "states; MDP needs termination to depend on the next state only"
         )

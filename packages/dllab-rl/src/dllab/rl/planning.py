@@ -1,10 +1,11 @@
 """Planning with a known model: value iteration, policy iteration and exact policy evaluation.
 
-Everything is vectorised over states and actions in float64 (Sutton & Barto, 2nd ed., ch. 4):
+Everything is vectorised over states and actions in float64 (Sutton & Barto, 2nd ed., ch. 4)
+and works on the MDP's sparse tables, so one backup costs O(S·A·K):
 
 - :func:`value_iteration` repeats the Bellman optimality backup until the largest change is
-  below a tolerance, and reports its iterations and residual;
-- :func:`policy_evaluation` solves ``(I - gamma P_pi) V = R_pi`` exactly;
+  below a tolerance; with ``gamma = 1`` it plans over the time limit instead (see below);
+- :func:`policy_evaluation` solves ``(I - gamma P_pi) V = R_pi`` exactly (a dense solve);
 - :func:`policy_iteration` alternates exact evaluation and greedy improvement;
 - :func:`finite_horizon_value`, :func:`success_probability` and
   :func:`optimal_success_probability` measure what happens within the time limit.
@@ -13,16 +14,31 @@ Everything is vectorised over states and actions in float64 (Sutton & Barto, 2nd
 is within ``tie_atol`` of the best (FrozenLake: LEFT=0 < DOWN=1 < RIGHT=2 < UP=3). Values that
 differ only by float rounding are therefore ties, and the result does not depend on the order
 in which sums were taken.
+
+**gamma = 1.** Undiscounted, FrozenLake's values converge to the probability of *ever* reaching
+the goal, which is 1 in many states for many actions, including actions that only bounce off a
+wall: the greedy policy of those values can loop forever. What gymnasium scores is reaching the
+goal within the time limit, so with ``gamma = 1`` value iteration solves that problem exactly,
+by backward induction over the limit's H steps. Its answer is a *plan*, an action for each
+state and each step of the episode (``ValueIterationResult.plan``, shape (H, S)): the best
+action depends on the steps left. :func:`success_probability` evaluates plans as well as
+stationary policies.
+
+Plans and policies: a *policy* is integer actions (S,) or probabilities (S, A); a *plan* is
+integer actions (H, S) whose row ``t`` is played after ``t`` steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from dllab.core.checks import check_float, check_positive, check_positive_int
 from dllab.rl.mdp import MDP
+from dllab.rl.memory import check_memory
 
 TIE_ATOL = 1e-12
 """Two action values closer than this are treated as equal by :func:`greedy_policy`."""
@@ -34,26 +50,33 @@ def _check_mdp(mdp: Any) -> MDP:
     return mdp
 
 
-def _check_gamma(gamma: float, allow_one: bool = True) -> float:
-    if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.floating):
-        raise TypeError(f"gamma must be a number, got {type(gamma).__name__}")
-    upper_ok = gamma <= 1.0 if allow_one else gamma < 1.0
-    if not (gamma >= 0.0 and upper_ok):
-        interval = "[0, 1]" if allow_one else "[0, 1)"
-        raise ValueError(f"gamma must be in {interval}, got {gamma}")
-    return float(gamma)
+def _check_gamma(gamma: Any, allow_one: bool = True) -> float:
+    gamma = check_float(gamma, "gamma")
+    if not 0.0 <= gamma <= 1.0 or (gamma == 1.0 and not allow_one):
+        raise ValueError(f"gamma must be in {'[0, 1]' if allow_one else '[0, 1)'}, got {gamma}")
+    return gamma
+
+
+def _is_plan(mdp: MDP, array: np.ndarray) -> bool:
+    integer = array.dtype != bool and np.issubdtype(array.dtype, np.integer)
+    return integer and array.ndim == 2 and array.shape[1] == mdp.n_states
+
+
+def _check_actions(mdp: MDP, actions: np.ndarray) -> np.ndarray:
+    A = mdp.n_actions
+    if actions.size and (actions.min() < 0 or actions.max() >= A):
+        raise ValueError(f"policy has an action outside 0..{A - 1}")
+    return actions.astype(np.intp)
 
 
 def _check_policy(mdp: MDP, policy: Any) -> np.ndarray:
-    """Return the policy as probabilities ``pi[s, a]`` of shape (S, A)."""
+    """Integer actions (S,) or probabilities ``pi[s, a]`` (S, A), checked."""
     if hasattr(policy, "detach"):
         policy = policy.detach().cpu().numpy()
     array = np.asarray(policy)
     S, A = mdp.n_states, mdp.n_actions
-    if array.shape == (S,) and np.issubdtype(array.dtype, np.integer):
-        if array.min() < 0 or array.max() >= A:
-            raise ValueError(f"policy has an action outside 0..{A - 1}")
-        return np.eye(A)[array]  # (S, A)
+    if array.shape == (S,) and array.dtype != bool and np.issubdtype(array.dtype, np.integer):
+        return _check_actions(mdp, array)
     if array.shape == (S, A) and np.issubdtype(array.dtype, np.floating):
         if (array < 0).any() or np.abs(array.sum(axis=1) - 1.0).max() > 1e-8:
             raise ValueError("a stochastic policy's rows must be probability distributions")
@@ -64,9 +87,49 @@ def _check_policy(mdp: MDP, policy: Any) -> np.ndarray:
     )
 
 
+def _rules(mdp: MDP, policy: Any, horizon: int) -> Iterator[np.ndarray]:
+    """The rule played after t steps, for t = horizon - 1 down to 0 (backward order)."""
+    array = np.asarray(policy.detach().cpu().numpy() if hasattr(policy, "detach") else policy)
+    if _is_plan(mdp, array):
+        if array.shape[0] < horizon:
+            raise ValueError(f"a plan of {array.shape[0]} steps cannot cover {horizon} steps")
+        plan = _check_actions(mdp, array[:horizon])
+        yield from plan[::-1]
+    else:
+        rule = _check_policy(mdp, policy)
+        for _ in range(horizon):
+            yield rule
+
+
+def _under(mdp: MDP, rule: np.ndarray, now: np.ndarray, onward: np.ndarray):
+    """One step under ``rule``: ``now`` (S, A) and ``onward`` (S, A, K) as (S,), (S, M), (S, M).
+
+    Returns the expected ``now``, the successors and their weights ``onward``.
+    """
+    S = mdp.n_states
+    if rule.ndim == 1:  # deterministic: pick each state's action
+        states = np.arange(S)
+        return now[states, rule], mdp.successors[states, rule], onward[states, rule]
+    mixed = (rule[:, :, None] * onward).reshape(S, -1)  # (S, A*K)
+    return (rule * now).sum(axis=1), mdp.successors.reshape(S, -1), mixed
+
+
+def _backward(mdp: MDP, policy: Any, horizon: int, now: np.ndarray, onward: np.ndarray):
+    """``x_t = now_pi + onward_pi @ x_{t+1}`` from ``x_H = 0`` back to ``x_0`` (S,)."""
+    x = np.zeros(mdp.n_states)
+    last, tables = None, None
+    for rule in _rules(mdp, policy, horizon):
+        if rule is not last:
+            last, tables = rule, _under(mdp, rule, now, onward)
+        now_pi, successors, weights = tables
+        x = now_pi + np.einsum("sm,sm->s", weights, x[successors])
+    return x
+
+
 def _continuation(mdp: MDP) -> np.ndarray:
-    """``T`` with the columns of terminal states zeroed: nothing follows entering them."""
-    return mdp.T * ~mdp.terminal  # (S, A, S)
+    """``probs`` (S, A, K) without the transitions into or out of terminal states."""
+    alive = ~mdp.terminal
+    return mdp.probs * alive[mdp.successors] * alive[:, None, None]
 
 
 def q_values(mdp: MDP, V: np.ndarray, gamma: float) -> np.ndarray:
@@ -75,7 +138,7 @@ def q_values(mdp: MDP, V: np.ndarray, gamma: float) -> np.ndarray:
     Terminal states contribute no future value, and their own rows are zero.
     """
     V = np.where(mdp.terminal, 0.0, V)
-    Q = mdp.R + gamma * (mdp.T @ V)  # (S, A)
+    Q = mdp.R + gamma * np.einsum("sak,sak->sa", mdp.probs, V[mdp.successors])  # (S, A)
     Q[mdp.terminal] = 0.0
     return Q
 
@@ -94,19 +157,41 @@ def greedy_policy(Q: Any, tie_atol: float = TIE_ATOL) -> np.ndarray:
     return np.argmax(near_best, axis=1)  # first True in each row
 
 
+def _backup(V: np.ndarray, successors: np.ndarray, weights: np.ndarray, R: np.ndarray):
+    """``R + sum_k weights[..., k] V[successors[..., k]]`` (S, A), summed slice by slice."""
+    gathered = V[successors]  # (S, A, K)
+    gathered *= weights
+    Q = R + gathered[..., 0]
+    for k in range(1, gathered.shape[2]):  # faster than a reduction over a short last axis
+        Q += gathered[..., k]
+    return Q
+
+
+def _row_max(Q: np.ndarray) -> np.ndarray:
+    """``Q.max(axis=1)`` (S,), column by column (faster for a few actions)."""
+    best = Q[:, 0].copy()
+    for a in range(1, Q.shape[1]):
+        np.maximum(best, Q[:, a], out=best)
+    return best
+
+
 @dataclass
 class ValueIterationResult:
     """What :func:`value_iteration` found.
 
     Attributes:
-        V: state values (S,).
-        Q: action values (S, A).
-        policy: greedy policy of ``Q`` (S,), ties to the lowest action.
+        V: state values (S,); for a finite horizon, the values with all H steps left.
+        Q: action values (S, A), likewise.
+        policy: greedy policy of ``Q`` (S,), ties to the lowest action; for a finite horizon,
+            the first row of ``plan`` (what to do with all H steps left).
         iterations: number of backups performed.
         residual: ``max |V_k - V_{k-1}|`` at the last backup.
-        converged: whether the residual fell below the tolerance.
+        converged: whether the residual fell below the tolerance; for a finite horizon,
+            True (backward induction is exact after H backups).
         residuals: the residual after every backup.
         history: ``V`` after every backup when ``keep_history`` was set, else empty.
+        horizon: H for a finite-horizon plan, else ``None``.
+        plan: for a finite horizon, the actions (H, S): row ``t`` is played after ``t`` steps.
     """
 
     V: np.ndarray
@@ -117,6 +202,8 @@ class ValueIterationResult:
     converged: bool
     residuals: list[float] = field(default_factory=list)
     history: list[np.ndarray] = field(default_factory=list)
+    horizon: int | None = None
+    plan: np.ndarray | None = None
 
 
 def value_iteration(
@@ -125,41 +212,68 @@ def value_iteration(
     tol: float = 1e-10,
     max_iters: int = 100_000,
     keep_history: bool = False,
+    horizon: int | None = None,
 ) -> ValueIterationResult:
     """Vectorised value iteration from ``V = 0``.
 
     Args:
         mdp: the model.
-        gamma: discount factor in ``[0, 1]`` (1 converges only when all rewards lead somewhere
-            absorbing, as in FrozenLake, and then slowly).
-        tol: stop once ``max |V_k - V_{k-1}| < tol``.
+        gamma: discount factor in ``[0, 1]``.
+        tol: stop once ``max |V_k - V_{k-1}| < tol`` (infinite horizon only).
         max_iters: the cap on backups; ``converged`` is False when it is reached.
         keep_history: keep a copy of ``V`` after each backup (for step-by-step plots).
+        horizon: plan over this many steps by backward induction, exactly ``horizon`` backups
+            (the result's ``plan``). Defaults to the MDP's time limit when ``gamma = 1`` (see
+            the module docstring); otherwise the horizon is infinite. For undiscounted values
+            over an infinite horizon, pass ``mdp.with_time_limit(None)``.
     """
     mdp = _check_mdp(mdp)
     gamma = _check_gamma(gamma)
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive integer, got {max_iters!r}")
-    S, A = mdp.n_states, mdp.n_actions
-    # One backup is one matrix-vector product: rows of terminal states are zero, so their
-    # values stay 0, and columns of terminal states are zero, so nothing follows them.
-    G = (gamma * _continuation(mdp) * ~mdp.terminal[:, None, None]).reshape(S * A, S)
-    R = (mdp.R * ~mdp.terminal[:, None]).reshape(S * A)
+    tol = check_positive(tol, "tol")
+    max_iters = check_positive_int(max_iters, "max_iters")
+    if horizon is None and gamma == 1.0:
+        horizon = mdp.max_episode_steps
+    if horizon is not None:
+        horizon = check_positive_int(horizon, "horizon")
+        if horizon > max_iters:
+            raise ValueError(f"a {horizon}-step plan takes {horizon} backups > max_iters")
+    S, A, K = mdp.n_states, mdp.n_actions, mdp.n_successors
+    plan_bytes = 0 if horizon is None else horizon * S
+    check_memory(8.0 * S * (3 * A * K + 4 * A + 6) + plan_bytes, f"value iteration on {S} states")
+    # Transitions into or out of terminal states are zeroed, so their values stay 0 and
+    # nothing follows them.
+    weights = gamma * _continuation(mdp)  # (S, A, K)
+    R = mdp.R * ~mdp.terminal[:, None]  # (S, A)
     V = np.zeros(S)
+    plan = None if horizon is None else np.empty((horizon, S), np.min_scalar_type(A - 1))
     residuals: list[float] = []
     history: list[np.ndarray] = []
     residual = np.inf
-    for _ in range(max_iters):
-        V_new = (R + G @ V).reshape(S, A).max(axis=1)  # (S,)
+    for sweep in range(horizon or max_iters):
+        Q = _backup(V, mdp.successors, weights, R)  # (S, A)
+        V_new = _row_max(Q)  # (S,)
         residual = float(np.abs(V_new - V).max())
         V = V_new
         residuals.append(residual)
         if keep_history:
             history.append(V.copy())
-        if residual < tol:
+        if plan is not None:
+            plan[horizon - 1 - sweep] = np.argmax(V[:, None] - Q <= TIE_ATOL, axis=1)
+        elif residual < tol:
             break
+    if plan is not None:
+        return ValueIterationResult(
+            V,
+            Q,
+            plan[0].astype(np.intp),
+            horizon,
+            residual,
+            True,
+            residuals,
+            history,
+            horizon,
+            plan,
+        )
     Q = q_values(mdp, V, gamma)
     return ValueIterationResult(
         V, Q, greedy_policy(Q), len(residuals), residual, residual < tol, residuals, history
@@ -170,7 +284,7 @@ def policy_evaluation(mdp: MDP, policy: Any, gamma: float = 0.99) -> np.ndarray:
     """Exact values of a policy by a linear solve.
 
     Solves ``(I - gamma T_pi) V = R_pi`` over the non-terminal states (terminal states have
-    value 0).
+    value 0). The solve is dense: O(S^2) memory and O(S^3) time, estimated before it starts.
 
     Args:
         mdp: the model.
@@ -178,18 +292,27 @@ def policy_evaluation(mdp: MDP, policy: Any, gamma: float = 0.99) -> np.ndarray:
         gamma: discount factor in ``[0, 1]``; with 1 the policy must end every episode.
 
     Raises:
-        ValueError: bad policy or gamma, or ``gamma = 1`` and the policy can run forever.
+        ValueError: bad policy or gamma, too many states for a dense solve, or ``gamma = 1``
+            and the policy can run forever.
     """
     mdp = _check_mdp(mdp)
     gamma = _check_gamma(gamma)
-    pi = _check_policy(mdp, policy)  # (S, A)
+    rule = _check_policy(mdp, policy)
+    S = mdp.n_states
     alive = np.flatnonzero(~mdp.terminal)
-    T_pi = np.einsum("sa,sat->st", pi, mdp.T)[np.ix_(alive, alive)]  # (S_alive, S_alive)
-    R_pi = np.einsum("sa,sa->s", pi, mdp.R)[alive]  # (S_alive,)
+    check_memory(
+        8.0 * (S * S + 3 * alive.size**2),
+        f"an exact policy evaluation of {S} states",
+        "use value_iteration or finite_horizon_value, which work on the sparse tables",
+    )
+    R_pi, successors, weights = _under(mdp, rule, mdp.R, _continuation(mdp))
+    rows = np.repeat(np.arange(S), successors.shape[1])
+    flat = np.bincount(rows * S + successors.ravel(), weights.ravel(), minlength=S * S)
+    T_pi = flat.reshape(S, S)[np.ix_(alive, alive)]  # (S_alive, S_alive)
     A = np.eye(alive.size) - gamma * T_pi
-    V = np.zeros(mdp.n_states)
+    V = np.zeros(S)
     try:
-        V[alive] = np.linalg.solve(A, R_pi)
+        V[alive] = np.linalg.solve(A, R_pi[alive])
     except np.linalg.LinAlgError:
         raise ValueError(
             "policy evaluation is singular: with gamma = 1 the policy never ends some episodes; "
@@ -219,9 +342,8 @@ def policy_iteration(
     """
     mdp = _check_mdp(mdp)
     gamma = _check_gamma(gamma, allow_one=False)
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive integer, got {max_iters!r}")
-    policy = np.zeros(mdp.n_states, dtype=np.int64)
+    max_iters = check_positive_int(max_iters, "max_iters")
+    policy = np.zeros(mdp.n_states, dtype=np.intp)
     states = np.arange(mdp.n_states)
     for iteration in range(1, max_iters + 1):
         V = policy_evaluation(mdp, policy, gamma)
@@ -238,48 +360,39 @@ def _horizon(mdp: MDP, horizon: int | None) -> int:
     horizon = mdp.max_episode_steps if horizon is None else horizon
     if horizon is None:
         raise ValueError("the MDP has no max_episode_steps; pass horizon")
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-    return horizon
+    return check_positive_int(horizon, "horizon")
 
 
 def finite_horizon_value(mdp: MDP, policy: Any, horizon: int | None = None) -> np.ndarray:
     """Expected undiscounted return from each state within ``horizon`` steps (S,).
 
-    ``horizon`` defaults to the MDP's ``max_episode_steps``.
+    ``policy`` is a policy or a plan; ``horizon`` defaults to the MDP's ``max_episode_steps``.
     """
     mdp = _check_mdp(mdp)
-    pi = _check_policy(mdp, policy)
-    T_pi = np.einsum("sa,sat->st", pi, _continuation(mdp))  # (S, S)
-    R_pi = np.einsum("sa,sa->s", pi, mdp.R) * ~mdp.terminal  # (S,)
-    V = np.zeros(mdp.n_states)
-    for _ in range(_horizon(mdp, horizon)):
-        V = R_pi + T_pi @ V
-    return V
+    horizon = _horizon(mdp, horizon)
+    R = mdp.R * ~mdp.terminal[:, None]  # (S, A)
+    return _backward(mdp, policy, horizon, R, _continuation(mdp))
 
 
 def _success_backup(mdp: MDP) -> tuple[np.ndarray, np.ndarray]:
-    """``(P_goal[s, a], T_on[s, a, s'])``: chance to enter a goal now, and to carry on."""
+    """``(P_goal[s, a], on[s, a, k])``: chance to enter a goal now, and to carry on."""
     alive = ~mdp.terminal
-    P_goal = mdp.T @ mdp.goal.astype(np.float64) * alive[:, None]  # (S, A)
-    T_on = mdp.T * (alive & ~mdp.goal) * alive[:, None, None]  # (S, A, S)
-    return P_goal, T_on
+    into_goal = mdp.goal[mdp.successors]  # (S, A, K)
+    P_goal = (mdp.probs * into_goal).sum(axis=2) * alive[:, None]  # (S, A)
+    on = mdp.probs * (alive[mdp.successors] & ~into_goal) * alive[:, None, None]  # (S, A, K)
+    return P_goal, on
 
 
 def success_probability(mdp: MDP, policy: Any, horizon: int | None = None) -> float:
-    """Probability that ``policy`` enters a goal state within ``horizon`` steps from the start.
+    """Probability that ``policy`` (or a plan) enters a goal within ``horizon`` steps.
 
-    ``horizon`` defaults to the MDP's ``max_episode_steps`` (100 for FrozenLake-v1).
+    ``horizon`` defaults to the MDP's ``max_episode_steps`` (100 for FrozenLake-v1). The
+    probability is exact, from the start distribution, by backward induction over the steps.
     """
     mdp = _check_mdp(mdp)
-    pi = _check_policy(mdp, policy)  # (S, A)
-    P_goal, T_on = _success_backup(mdp)
-    p_now = (pi * P_goal).sum(axis=1)  # (S,)
-    T_pi = np.einsum("sa,sat->st", pi, T_on)  # (S, S)
-    p = np.zeros(mdp.n_states)
-    for _ in range(_horizon(mdp, horizon)):
-        p = p_now + T_pi @ p
-    return float(mdp.initial @ p)
+    horizon = _horizon(mdp, horizon)
+    P_goal, on = _success_backup(mdp)
+    return float(mdp.initial @ _backward(mdp, policy, horizon, P_goal, on))
 
 
 def optimal_success_probability(mdp: MDP, horizon: int | None = None) -> float:
@@ -288,8 +401,9 @@ def optimal_success_probability(mdp: MDP, horizon: int | None = None) -> float:
     The optimum is over all policies, including ones that depend on the steps left.
     """
     mdp = _check_mdp(mdp)
-    P_goal, T_on = _success_backup(mdp)
+    horizon = _horizon(mdp, horizon)
+    P_goal, on = _success_backup(mdp)
     p = np.zeros(mdp.n_states)
-    for _ in range(_horizon(mdp, horizon)):
-        p = np.max(P_goal + T_on @ p, axis=1)  # (S,)
+    for _ in range(horizon):
+        p = np.max(P_goal + np.einsum("sak,sak->sa", on, p[mdp.successors]), axis=1)  # (S,)
     return float(mdp.initial @ p)

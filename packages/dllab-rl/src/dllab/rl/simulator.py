@@ -1,6 +1,6 @@
 """A vectorised simulator of a tabular MDP: many environments stepped at once with numpy.
 
-It samples from the same tables as :class:`~dllab.rl.mdp.MDP` (built from gymnasium's
+It samples from the sparse tables of an :class:`~dllab.rl.mdp.MDP` (the same as gymnasium's
 ``env.unwrapped.P``), with gymnasium's episode rules: an episode *terminates* when it enters a
 terminal state and is *truncated* when it reaches the time limit. Sampling uses one uniform
 number per environment and step, looked up in the cumulative probabilities of the (at most K)
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dllab.core.checks import check_positive_int
 from dllab.rl.mdp import MDP
 
 
@@ -56,13 +57,10 @@ class VectorizedMDP:
     ) -> None:
         if not isinstance(mdp, MDP):
             raise TypeError(f"expected an MDP, got {type(mdp).__name__}")
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        num_envs = check_positive_int(num_envs, "num_envs")
         limit = mdp.max_episode_steps if max_episode_steps is None else max_episode_steps
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ValueError(f"max_episode_steps must be a positive integer, got {limit!r}")
+        if limit is not None:
+            limit = check_positive_int(limit, "max_episode_steps")
         self.mdp, self.num_envs, self.max_episode_steps = mdp, num_envs, limit
         self.rng = np.random.default_rng(seed)
         self.successors, self.cdf, self.successor_rewards = _successor_tables(mdp)
@@ -111,20 +109,14 @@ class VectorizedMDP:
 
 
 def _successor_tables(mdp: MDP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Padded successor lists of every ``(s, a)``: states, cumulative probabilities, rewards.
+    """The MDP's successor lists of every ``(s, a)``: states, cumulative probabilities, rewards.
 
-    Each is (S, A, K) with K the largest number of successors. Padding repeats the last
-    successor with a cumulative probability of 2, which a uniform number never reaches.
+    Each is (S, A, K). Padding (probability 0, the last successor repeated) and the last real
+    successor get a cumulative probability of 2, which a uniform number never reaches, so the
+    last real successor catches every ``u`` that rounding left beyond the sum.
     """
-    positive = mdp.T > 0  # (S, A, S)
-    K = int(positive.sum(axis=2).max())
-    order = np.argsort(~positive, axis=2, kind="stable")[:, :, :K]  # successors first, by index
-    probs = np.take_along_axis(mdp.T, order, axis=2)  # (S, A, K)
-    rewards = np.take_along_axis(mdp.R_sas, order, axis=2)  # (S, A, K)
-    real = probs > 0
-    cdf = np.cumsum(probs, axis=2)
+    real = mdp.probs > 0
+    cdf = np.where(real, np.cumsum(mdp.probs, axis=2), 2.0)
     last = real.sum(axis=2) - 1  # (S, A) index of the last real successor
-    cdf = np.where(real, cdf, 2.0)
-    np.put_along_axis(cdf, last[:, :, None], 2.0, axis=2)  # the last real one always catches u
-    successors = np.where(real, order, np.take_along_axis(order, last[:, :, None], axis=2))
-    return successors.astype(np.int64), cdf, rewards
+    np.put_along_axis(cdf, last[:, :, None], 2.0, axis=2)
+    return mdp.successors.astype(np.int64), cdf, np.asarray(mdp.rewards)
