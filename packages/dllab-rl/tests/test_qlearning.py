@@ -115,7 +115,7 @@ def test_runs_are_seeded(lake4):
     ("kwargs", "error", "message"),
     [
         ({"episodes": 0}, ValueError, "episodes must be >= 1"),
-        ({"episodes": 2.5}, TypeError, "episodes must be an integer"),
+        ({"episodes": 2.5}, TypeError, "episodes must be an int"),
         ({"gamma": 1.5}, ValueError, "gamma"),
         ({"lr": 0.1}, TypeError, "lr must be a Schedule"),
         ({"lr": Schedule(2.0, 0.1)}, ValueError, "lr schedule values"),

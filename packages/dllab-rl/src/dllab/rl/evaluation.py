@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dllab.core.checks import check_float, check_int, check_positive_int
 from dllab.rl.mdp import MDP
 from dllab.rl.simulator import VectorizedMDP
 
@@ -27,10 +28,11 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
         trials: number of trials (> 0).
         confidence: coverage of the interval, in ``(0, 1)``.
     """
-    if trials < 1 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes}/{trials}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    trials = check_positive_int(trials, "trials")
+    successes = check_int(successes, "successes")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes}/{trials}")
+    confidence = _check_confidence(confidence)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / trials
     denom = 1 + z * z / trials
@@ -74,11 +76,13 @@ def _check(policy: Any, n_states: int, episodes: int, confidence: float) -> np.n
         raise ValueError(
             f"policy must be integer actions of shape ({n_states},), got {policy.shape}"
         )
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    check_positive_int(episodes, "episodes")
+    _check_confidence(confidence)
     return policy
+
+
+def _check_confidence(confidence: float) -> float:
+    return check_float(confidence, "confidence", min=0.0, max=1.0, min_open=True, max_open=True)
 
 
 def _result(success: np.ndarray, returns: np.ndarray, lengths: np.ndarray, confidence: float):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from dllab.core.checks import check_float, check_int, check_positive_int
 from dllab.rl.mdp import MDP
 from dllab.rl.planning import greedy_policy, success_probability
 from dllab.rl.schedules import Schedule
@@ -57,30 +58,17 @@ class QLearningConfig:
     curve_points: int = 50
 
     def __post_init__(self) -> None:
-        if isinstance(self.episodes, bool) or not isinstance(self.episodes, int):
-            raise TypeError(f"episodes must be an integer, got {self.episodes!r}")
-        if self.episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        check_positive_int(self.episodes, "episodes")
+        check_float(self.gamma, "gamma", min=0.0, max=1.0)
         for name in ("lr", "epsilon"):
             if not isinstance(getattr(self, name), Schedule):
                 raise TypeError(f"{name} must be a Schedule, got {getattr(self, name)!r}")
         self.lr.check_range("lr", 0.0, 1.0)
         self.epsilon.check_range("epsilon", 0.0, 1.0)
-        if isinstance(self.num_envs, bool) or not isinstance(self.num_envs, int):
-            raise TypeError(f"num_envs must be an integer, got {self.num_envs!r}")
-        if self.num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
-        steps = self.max_episode_steps
-        if steps is not None and (
-            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-        ):
-            raise ValueError(f"max_episode_steps must be a positive integer, got {steps!r}")
-        if isinstance(self.curve_points, bool) or not isinstance(self.curve_points, int):
-            raise TypeError(f"curve_points must be an integer, got {self.curve_points!r}")
-        if self.curve_points < 0:
-            raise ValueError(f"curve_points must be >= 0, got {self.curve_points}")
+        check_positive_int(self.num_envs, "num_envs")
+        if self.max_episode_steps is not None:
+            check_positive_int(self.max_episode_steps, "max_episode_steps")
+        check_int(self.curve_points, "curve_points", min=0)
 
     @classmethod
     def quick(cls, **overrides: Any) -> QLearningConfig:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dllab.core.checks import check_choice, check_float
+
 KINDS = ("linear", "exponential", "constant")
 
 
@@ -33,16 +35,10 @@ class Schedule:
     kind: str = "linear"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown schedule kind {self.kind!r}; choose one of {KINDS}")
-        for name in ("start", "end", "fraction"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"schedule {name} must be a number, got {value!r}")
-        if not 0.0 < self.fraction <= 1.0:
-            raise ValueError(f"schedule fraction must be in (0, 1], got {self.fraction}")
-        if self.start < 0 or self.end < 0:
-            raise ValueError(f"schedule values must be >= 0, got {self.start} -> {self.end}")
+        check_choice(self.kind, "schedule kind", KINDS)
+        check_float(self.start, "schedule start", min=0.0)
+        check_float(self.end, "schedule end", min=0.0)
+        check_float(self.fraction, "schedule fraction", min=0.0, min_open=True, max=1.0)
         if self.kind == "exponential" and (self.start == 0 or self.end == 0):
             raise ValueError("an exponential schedule needs start and end > 0")
 
