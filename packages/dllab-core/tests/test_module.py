@@ -65,9 +65,13 @@ def test_predict_returns_classes_and_keeps_mode():
     assert model.training
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
-def test_configure_optimizers(name):
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)],
+)
+def test_configure_optimizers(name, expected):
     opt = Net(lr=0.01, optimizer=name, weight_decay=0.1).configure_optimizers()
+    assert type(opt) is expected  # exact: AdamW subclasses Adam in recent torch
     assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 0.1
 
 

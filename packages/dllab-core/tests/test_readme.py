@@ -21,4 +21,5 @@ def test_readme_example_runs(index, tmp_path):
     if index == 0:
         trainer = namespace["trainer"]
         assert (tmp_path / trainer.run_dir / "checkpoints" / "last.ckpt").is_file()
-        assert 0.0 <= trainer.summary["val_acc"] <= 1.0
+        # measured 0.70 after the example's 2 epochs; chance is 0.1
+        assert trainer.summary["val_acc"] >= 0.5, trainer.summary

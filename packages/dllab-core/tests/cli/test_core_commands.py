@@ -20,7 +20,8 @@ def _invoke(args: list[str]):
 
 
 def test_mlp_trains_and_writes_its_run_folder(tmp_path):
-    result, lines = _invoke(["core", "mlp", *SMALL, "--runs-dir", str(tmp_path)])
+    args = ["core", "mlp", "--epochs", "2", "--samples", "400", "--batch-size", "10"]
+    result, lines = _invoke([*args, "--runs-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads(lines[-1])
     run = tmp_path / "core-mlp" / "version_0"
@@ -30,7 +31,9 @@ def test_mlp_trains_and_writes_its_run_folder(tmp_path):
         assert (run / name).is_file(), name
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert json.loads((run / "summary.json").read_text()) == summary
-    assert summary["epochs"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
+    assert summary["epochs"] == 2
+    # 64 steps on 320 images: seeds 0-3 reach 0.46-0.57; chance is 0.1
+    assert summary["val_acc"] >= 0.35, summary
     hparams = (run / "hparams.yaml").read_text()
     assert "samples: 400" in hparams and "num_hiddens" in hparams
 

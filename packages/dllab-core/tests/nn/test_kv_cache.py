@@ -66,18 +66,22 @@ def test_target_padding_mask_spans_the_cached_keys():
     assert_close_to_reference(torch.cat(steps, 1), full, atol=1e-5, name="padded self-attention")
 
 
-def test_static_cache_projects_the_memory_once():
-    attention = MultiHeadAttention(D, H).eval()
+@pytest.mark.parametrize("impl", ["scratch", "sdpa"])
+def test_static_cache_projects_the_memory_once(impl):
+    attention = MultiHeadAttention(D, H, impl=impl).eval()
     memory = torch.randn(B, S, D)
     cache = KVCache(static=True)
     with torch.no_grad():
         first = attention(torch.randn(B, 1, D), memory, memory, cache=cache)
-        keys = cache.keys
+        keys, values = cache.keys, cache.values
         query = torch.randn(B, 1, D)
-        reused = attention(query, memory, memory, cache=cache)
         expected = attention(query, memory, memory)
+        # a later call gets other memory: a cache that projected again would use it
+        other = torch.randn(B, S, D)
+        reused = attention(query, other, other, cache=cache)
     assert first.shape == (B, 1, D) and len(cache) == S and cache.keys is not None
-    assert torch.equal(cache.keys, keys)
+    assert cache.keys.data_ptr() == keys.data_ptr() and cache.values.data_ptr() == values.data_ptr()
+    assert torch.equal(cache.keys, keys) and torch.equal(cache.values, values)
     assert_close_to_reference(reused, expected, atol=1e-6, name="reused cross-attention")
 
 
