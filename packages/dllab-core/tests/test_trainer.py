@@ -157,8 +157,10 @@ def test_direct_step_equals_lightning_automatic_optimization(tmp_path):
     direct = BoringModel()
     torch.manual_seed(0)
     automatic = BoringModel()
-    quick_trainer(tmp_path / "direct", max_epochs=2, seed=None).fit(direct, BoringDataModule())
-    assert direct.automatic_optimization is False
+    trainer = quick_trainer(tmp_path / "direct", max_epochs=2, seed=None)
+    trainer.fit(direct, BoringDataModule())
+    assert trainer.fit_loop.epoch_loop.lean_batches == trainer.global_step == 14
+    assert direct.automatic_optimization is True  # the direct step is for that fit only
     plain = L.Trainer(
         max_epochs=2, default_root_dir=tmp_path / "auto", enable_progress_bar=False, logger=False
     )

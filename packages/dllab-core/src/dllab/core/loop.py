@@ -15,7 +15,15 @@ profiler, this loop runs each batch itself, with the same effects in the same or
   module, in Lightning's order and with Lightning's arguments, but only where one is
   overridden (the base versions do nothing);
 - the batch and optimizer progress counters advance exactly as Lightning's, so logging,
-  ``global_step``, checkpoints and resuming are unchanged.
+  ``global_step``, checkpoints and resuming are unchanged;
+- learning-rate schedulers step after the optimizer step and before ``on_train_batch_end``,
+  through the module's ``lr_scheduler_step`` hook and the scheduler progress counters, where
+  Lightning's automatic loop steps them.
+
+Lightning leaves a manual-optimization module's schedulers to the module. A direct-step module
+takes automatic optimization's step by itself, so on either path this loop steps its
+schedulers as the automatic loop would (``runs_direct_step``, which
+``Module.supports_direct_step`` asks for).
 
 Anything else (restarting mid-epoch, ``dataloader_iter`` steps, several devices, a gradient
 scaler, a profiler) takes Lightning's own path. ``Trainer(lean_loop=False)`` always does, and
@@ -25,12 +33,15 @@ so does any Lightning release other than the ones the parity tests have verified
 On either path the loop also remakes the first epoch's loader iterator after ``EpochSeed`` has
 reseeded, as Lightning does for every later epoch, so an epoch's shuffle order and worker
 seeds depend only on ``(seed, epoch)`` and a resumed run replays them.
+
+This module imports Lightning's private loop classes; dllab's Trainer imports it only to
+install the loop, and keeps Lightning's loop (and automatic optimization) if that fails.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightning as L
 import torch
@@ -118,6 +129,8 @@ class StepHooks:
 class LeanEpochLoop(_TrainingEpochLoop):
     """Lightning's ``_TrainingEpochLoop`` with a lean per-batch path (see the module docstring)."""
 
+    runs_direct_step: ClassVar[bool] = True  # steps a direct-step module's schedulers
+
     def __init__(self, trainer: L.Trainer, min_steps: int | None = None, max_steps: int = -1):
         super().__init__(trainer, min_steps=min_steps, max_steps=max_steps)
         self.enabled = True
@@ -125,6 +138,19 @@ class LeanEpochLoop(_TrainingEpochLoop):
         self._hooks: StepHooks | None = None
         self._lean = False
         self._val_epoch: tuple[int, bool] = (-1, False)
+        self._direct = False  # the module takes the direct step in this epoch
+        self._schedulers = False
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken: automatic optimization's plus the direct step's.
+
+        Lightning counts only the mode the module is in now, and dllab's Trainer puts a module
+        back on automatic optimization after a direct-step fit; in any one fit only one of the
+        two counters advances, so the sum is Lightning's count during the fit and after it.
+        """
+        automatic = self.automatic_optimization.optim_progress.optimizer_steps
+        return automatic + self.manual_optimization.optim_step_progress.total.completed
 
     def on_run_start(self, data_fetcher: Any) -> None:
         trainer = self.trainer
@@ -135,7 +161,14 @@ class LeanEpochLoop(_TrainingEpochLoop):
             # after EpochSeed, as for every later epoch, so that the shuffle order and worker
             # seeds of an epoch depend only on (seed, epoch), also in a resumed run
             iter(data_fetcher)
-        self._hooks = StepHooks(trainer, trainer.lightning_module)
+        module = trainer.lightning_module
+        self._hooks = StepHooks(trainer, module)
+        self._direct = (
+            isinstance(module, Module)
+            and not module.automatic_optimization
+            and module.supports_direct_step(trainer)
+        )
+        self._schedulers = bool(trainer.lr_scheduler_configs)
         self._lean = self.enabled and self._lean_possible(data_fetcher)
         owners = [trainer.lightning_module, trainer.datamodule]
         self._plain_transfer = not any(
@@ -210,11 +243,13 @@ class LeanEpochLoop(_TrainingEpochLoop):
                 "train_dataloader yielded None. If this was on purpose, ignore."
             )
             progress.increment_processed()
+            self._step_schedulers()
             self._finish_batch(hooks, None, batch, batch_idx)
             return
         if hooks("on_train_batch_start", batch, batch_idx) == -1:
             progress.increment_by(0, is_last_batch=True)
             progress.increment_processed()
+            self._step_schedulers()
             raise StopIteration
         progress.increment_started()
 
@@ -235,8 +270,29 @@ class LeanEpochLoop(_TrainingEpochLoop):
         else:
             batch_output = ManualResult.from_training_step_output(output).asdict()
         progress.increment_processed()
+        self._step_schedulers()
         self.lean_batches += 1
         self._finish_batch(hooks, batch_output, batch, batch_idx)
+
+    def _step_schedulers(self) -> None:
+        """Lightning's per-batch scheduler update, at the same point of the batch."""
+        if self._schedulers:
+            self.update_lr_schedulers("step", update_plateau_schedulers=False)
+            if self._num_ready_batches_reached():
+                self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
+
+    def _update_learning_rates(self, interval: str, update_plateau_schedulers: bool) -> None:
+        module = self.trainer.lightning_module
+        if not self._direct or module.automatic_optimization:
+            super()._update_learning_rates(interval, update_plateau_schedulers)
+            return
+        # Lightning skips this under manual optimization; the direct step is automatic
+        # optimization's step, so its schedulers step as under the automatic loop
+        module.automatic_optimization = True
+        try:
+            super()._update_learning_rates(interval, update_plateau_schedulers)
+        finally:
+            module.automatic_optimization = False
 
     def _finish_batch(self, hooks: StepHooks, output: Any, batch: Any, batch_idx: int) -> None:
         trainer = self.trainer
