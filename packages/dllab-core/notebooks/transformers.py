@@ -39,15 +39,10 @@ from torch import nn
 
 from dllab.core import Trainer
 from dllab.core.cli.options import quick_mode
+from dllab.core.models.seq2seq import Seq2SeqTransformer, exact_match
 from dllab.core.nn.heatmaps import plot_attention_heatmaps
 from dllab.core.nn.masking import causal_mask
 from dllab.core.nn.positional import RotaryEmbedding, sinusoidal_table
-from dllab.core.nn.seq2seq import (
-    ReversalData,
-    Seq2SeqTransformer,
-    exact_match,
-    make_reversal_data,
-)
 from dllab.core.nn.transformer import (
     TransformerDecoder,
     TransformerDecoderBlock,
@@ -56,6 +51,7 @@ from dllab.core.nn.transformer import (
     load_from_torch_encoder_layer,
 )
 from dllab.core.plotting import new_figure, save_figure
+from dllab.core.tasks.reversal import ReversalData, make_reversal_data
 
 QUICK = quick_mode()
 FIGURES = Path("figures")

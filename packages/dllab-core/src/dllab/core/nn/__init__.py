@@ -8,7 +8,9 @@
 - ``transformer``: FFN, AddNorm, encoder/decoder blocks and stacks, torch weight loading.
 - ``kv_cache``: key/value caches for token-by-token decoding.
 - ``heatmaps``: attention weights drawn to a PNG grid.
-- ``seq2seq``: the sequence-reversal toy task and a small encoder–decoder that learns it.
+
+Trainable models built from these blocks live in ``dllab.core.models`` (``Seq2SeqTransformer``)
+and the embedded toy tasks in ``dllab.core.tasks`` (sequence reversal).
 
 Names load lazily, so ``import dllab.core.nn`` does not import torch.
 """
@@ -48,11 +50,6 @@ _LAZY = {
     "load_from_torch_decoder_layer": "transformer",
     "KVCache": "kv_cache",
     "plot_attention_heatmaps": "heatmaps",
-    "make_reversal_data": "seq2seq",
-    "ReversalData": "seq2seq",
-    "Seq2SeqConfig": "seq2seq",
-    "Seq2SeqTransformer": "seq2seq",
-    "exact_match": "seq2seq",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(
