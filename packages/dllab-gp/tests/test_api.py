@@ -40,7 +40,7 @@ def test_both_backends_learn_the_function(fitted, backend):
 def test_backends_agree_on_the_evidence_at_equal_hyperparameters(fitted):
     scratch, x, y = fitted["scratch"]
     twin = GPRegressor("rbf", backend="gpytorch").fit(x, y, restarts=1, max_iter=1)
-    twin._model.set_hyperparameters(scratch.hyperparameters())
+    twin.set_hyperparameters(scratch.hyperparameters())
     assert twin.log_marginal_likelihood() == pytest.approx(
         scratch.log_marginal_likelihood(), abs=1e-6
     )

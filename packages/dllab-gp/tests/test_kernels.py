@@ -170,8 +170,8 @@ def test_values_round_trip_through_the_log_parameterisation():
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda: K.RBFKernel(lengthscale=0.0), ValueError, "lengthscale must be positive"),
-        (lambda: K.RBFKernel(lengthscale=float("nan")), ValueError, "positive and finite"),
+        (lambda: K.RBFKernel(lengthscale=0.0), ValueError, "lengthscale must be > 0"),
+        (lambda: K.RBFKernel(lengthscale=float("nan")), ValueError, "lengthscale must be a finite"),
         (lambda: K.MaternKernel(nu=2.0), ValueError, "nu must be"),
         (lambda: K.RBFKernel(ard_num_dims=0), ValueError, "ard_num_dims"),
         (lambda: K.ScaleKernel("rbf"), TypeError, "base must be a Kernel"),
@@ -201,5 +201,5 @@ def test_bad_inputs_are_rejected():
         k([[0.0, 1.0]])
     with pytest.raises(ValueError, match="x2 has 1"):
         K.RBFKernel()(torch.zeros(3, 2), torch.zeros(3, 1))
-    with pytest.raises(ValueError, match="variance must be positive"):
+    with pytest.raises(ValueError, match="variance must be > 0"):
         K.LinearKernel().variance = -1.0

@@ -206,7 +206,7 @@ def test_bad_inputs_are_rejected(sin_data):
     before = gp.hyperparameters()
     with pytest.raises(ValueError, match=r"unknown hyperparameter.*'rbf.period'"):
         gp.set_hyperparameters({"noise": 0.5, "rbf.period": 1.0})
-    with pytest.raises(ValueError, match="lengthscale must be positive"):
+    with pytest.raises(ValueError, match="lengthscale must be > 0"):
         gp.set_hyperparameters({"noise": 0.5, "rbf.lengthscale": -1.0})
     after = gp.hyperparameters()
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing half-assigned

@@ -7,10 +7,42 @@ over both backends. Names load lazily, so ``import dllab.gp`` imports no torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from dllab.core.lazy import lazy_exports
+
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from dllab.gp.api import GPRegressor, Prediction
+    from dllab.gp.data import RegressionData, load_csv, load_inputs, subsample, synthetic
+    from dllab.gp.fit import FitResult, fit_hyperparameters, initialize_from_data
+    from dllab.gp.gpytorch_models import (
+        GPyTorchRegressionModel,
+        make_gpytorch_model,
+        predict_gpytorch,
+        train_gpytorch,
+    )
+    from dllab.gp.kernels import (
+        Kernel,
+        LinearKernel,
+        MaternKernel,
+        PeriodicKernel,
+        ProductKernel,
+        RBFKernel,
+        ScaleKernel,
+        SpecKernel,
+        SumKernel,
+    )
+    from dllab.gp.memory import ProblemTooLargeError, available_memory
+    from dllab.gp.posterior import (
+        GaussianProcess,
+        NotPositiveDefiniteError,
+        Posterior,
+        cholesky_with_jitter,
+    )
+    from dllab.gp.prior import sample_prior
+    from dllab.gp.spec import BASE_KERNELS, parse_kernel_spec
 
 _LAZY = {
     "BASE_KERNELS": "dllab.gp.spec",
@@ -34,7 +66,10 @@ _LAZY = {
     "FitResult": "dllab.gp.fit",
     "GPRegressor": "dllab.gp.api",
     "Prediction": "dllab.gp.api",
+    "ProblemTooLargeError": "dllab.gp.memory",
+    "available_memory": "dllab.gp.memory",
     "synthetic": "dllab.gp.data",
+    "subsample": "dllab.gp.data",
     "load_csv": "dllab.gp.data",
     "load_inputs": "dllab.gp.data",
     "RegressionData": "dllab.gp.data",
@@ -44,17 +79,4 @@ _LAZY = {
     "predict_gpytorch": "dllab.gp.gpytorch_models",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dllab.gp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))

@@ -7,21 +7,34 @@ returns the predictive mean, standard deviation and a confidence region, and ``s
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from dllab.core.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
+from dllab.core.runs import atomic_write_bytes
 from dllab.gp.spec import canonical_spec
 
+if TYPE_CHECKING:
+    from dllab.gp.backends import Backend
+
 BACKENDS = ("scratch", "gpytorch")
+OPTIMIZERS = ("lbfgs", "adam")
 FORMAT = "dllab-gp-model"
 FORMAT_VERSION = 1
 
@@ -47,8 +60,9 @@ class Prediction:
 
 def normal_quantile(level: float) -> float:
     """``z`` with ``P(|Z| <= z) = level`` for a standard normal ``Z`` (1.96 for 0.95)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_probability(level, "level")
+    if level == 0:
+        raise ValueError("level must be > 0, got 0.0")
     return math.sqrt(2) * float(torch.special.erfinv(torch.tensor(level, dtype=torch.float64)))
 
 
@@ -79,6 +93,25 @@ def as_targets(y: Any, n: int) -> Tensor:
     return y[:, 0]
 
 
+def check_training_data(x: Any, y: Any) -> tuple[Tensor, Tensor]:
+    """``(x, y)`` as float64 ``(n, d)`` and ``(n,)`` tensors fit for an exact GP.
+
+    Raises:
+        TypeError: for non-numeric values.
+        ValueError: for mismatched shapes, fewer than 2 rows, NaN/inf values, or magnitudes
+            whose squares overflow float64 (``posterior.MAX_MAGNITUDE``).
+    """
+    from dllab.gp.posterior import check_scale
+
+    x = as_inputs(x)
+    y = as_targets(y, x.shape[0])
+    if x.shape[0] < 2:
+        raise ValueError(f"need at least 2 training points, got {x.shape[0]}")
+    check_scale(x, "x")
+    check_scale(y, "y")
+    return x, y
+
+
 class GPRegressor:
     """Exact GP regression with a spec-built kernel on either backend.
 
@@ -87,6 +120,9 @@ class GPRegressor:
         backend: ``"scratch"`` (this package's inference) or ``"gpytorch"``.
         ard: one lengthscale per input dimension.
         seed: seeds restarts and subsets.
+        noise_floor: smallest noise variance the fit may reach. None takes the backend's
+            default: 1e-6 from scratch, GPyTorch's 1e-4. Lower it (e.g. 1e-12) to let a
+            noise-free model interpolate its data.
 
     Example:
         >>> gp = GPRegressor("rbf").fit(x, y)
@@ -94,51 +130,30 @@ class GPRegressor:
     """
 
     def __init__(
-        self, kernel: str = "rbf", backend: str = "scratch", ard: bool = False, seed: int = 0
+        self,
+        kernel: str = "rbf",
+        backend: str = "scratch",
+        ard: bool = False,
+        seed: int = 0,
+        noise_floor: float | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        from dllab.gp.backends import BACKENDS
+
+        self.backend = check_choice(backend, "backend", tuple(BACKENDS))
         self.kernel = canonical_spec(kernel)
-        self.backend, self.ard, self.seed = backend, bool(ard), int(seed)
+        self.ard, self.seed = bool(ard), check_int(seed, "seed")
+        if noise_floor is not None:
+            noise_floor = check_float(noise_floor, "noise_floor", min=0.0, max=1.0)
+        self.noise_floor = noise_floor
         self.fit_info: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}
-        self._model: Any = None
-        self._likelihood: Any = None
-        self._posterior: Any = None
-        self._x: Tensor | None = None
-        self._y: Tensor | None = None
+        self._engine: Backend | None = None
 
-    # construction -------------------------------------------------------------------------
-    def _build(self, x: Tensor, y: Tensor) -> None:
-        ard_dims = x.shape[1] if self.ard else None
-        if self.backend == "scratch":
-            from dllab.gp.kernels import SpecKernel
-            from dllab.gp.posterior import GaussianProcess
+    def _build(self, x: Tensor, y: Tensor) -> Backend:
+        from dllab.gp.backends import BACKENDS
 
-            self._model = GaussianProcess(SpecKernel(self.kernel, ard_dims))
-        else:
-            from dllab.gp.gpytorch_models import make_gpytorch_model
-
-            self._model, self._likelihood = make_gpytorch_model(x, y, self.kernel, ard_dims)
-        self._x, self._y = x, y
-
-    def _start_values(self, x: Tensor, y: Tensor, generator: torch.Generator | None) -> dict:
-        from dllab.gp.fit import initialize_from_data
-        from dllab.gp.kernels import SpecKernel
-        from dllab.gp.posterior import GaussianProcess
-
-        guide = GaussianProcess(SpecKernel(self.kernel, x.shape[1] if self.ard else None))
-        initialize_from_data(guide, x, y, generator)
-        values = guide.hyperparameters()
-        values["noise"] = values["noise"].clamp_min(2e-4)  # GPyTorch's noise floor is 1e-4
-        return values
-
-    def _condition(self) -> None:
-        if self.backend == "scratch":
-            self._posterior = self._model.posterior(self._x, self._y)
-        else:
-            self._model.eval()
-            self._likelihood.eval()
+        self._engine = BACKENDS[self.backend](self.kernel, x, y, self.ard, self.noise_floor)
+        return self._engine
 
     # fitting ------------------------------------------------------------------------------
     def fit(
@@ -150,6 +165,7 @@ class GPRegressor:
         max_iter: int | None = None,
         lr: float | None = None,
         progress: bool = False,
+        max_points: int | None = None,
     ) -> GPRegressor:
         """Learn hyperparameters by maximising the marginal likelihood, then condition on data.
 
@@ -161,63 +177,58 @@ class GPRegressor:
             max_iter: L-BFGS iterations or Adam steps per start (default 50).
             lr: Adam learning rate (default 0.05 scratch, 0.1 gpytorch).
             progress: show a progress bar (gpytorch backend).
+            max_points: fit on at most this many rows, a random subsample seeded by ``seed``
+                (None: every row).
 
         Returns:
             ``self``, fitted.
-        """
-        x = as_inputs(x)
-        y = as_targets(y, x.shape[0])
-        if x.shape[0] < 2:
-            raise ValueError(f"need at least 2 training points, got {x.shape[0]}")
-        optimizer = optimizer or ("lbfgs" if self.backend == "scratch" else "adam")
-        max_iter = 50 if max_iter is None else max_iter
-        self._build(x, y)
-        if self.backend == "scratch":
-            from dllab.gp.fit import fit_hyperparameters
 
-            result = fit_hyperparameters(
-                self._model, x, y, optimizer, restarts, max_iter, lr or 0.05, seed=self.seed
-            )
-            self.fit_info = {
-                "optimizer": optimizer,
-                "restart_values": result.restart_values,
-                "points_used": result.points_used,
-                "seconds": result.seconds,
-            }
-        else:
-            self._fit_gpytorch(x, y, optimizer, restarts, max_iter, lr or 0.1, progress)
-        self._condition()
+        Raises:
+            ProblemTooLargeError: if the exact GP on these rows would not fit in memory
+                (checked before anything is allocated); pass ``max_points``.
+        """
+        from dllab.gp.backends import BACKENDS
+        from dllab.gp.data import subsample
+
+        engine_class = BACKENDS[self.backend]
+        optimizer = check_choice(
+            optimizer or engine_class.default_optimizer, "optimizer", OPTIMIZERS
+        )
+        restarts = check_positive_int(restarts, "restarts")
+        max_iter = check_positive_int(50 if max_iter is None else max_iter, "max_iter")
+        lr = check_positive(engine_class.default_lr if lr is None else lr, "lr")
+        x, y = check_training_data(x, y)
+        given = x.shape[0]
+        if max_points is not None:
+            x, y = subsample(x, y, check_int(max_points, "max_points", min=2), self.seed)
+        engine_class.check_memory(
+            x.shape[0],
+            way_out=f"pass max_points=M to fit on a random subsample of M < {given:,} rows",
+        )
+        engine = self._build(x, y)
+        self.fit_info = {
+            "optimizer": optimizer,
+            **engine.fit(optimizer, restarts, max_iter, lr, self.seed, progress),
+            "rows_given": given,
+        }
+        engine.condition()
         return self
 
-    def _fit_gpytorch(self, x, y, optimizer, restarts, steps, lr, progress) -> None:
-        from dllab.gp.gpytorch_models import train_gpytorch
-
-        if not isinstance(restarts, int) or restarts < 1:
-            raise ValueError(f"restarts must be a positive int, got {restarts!r}")
-        generator = torch.Generator().manual_seed(self.seed)
-        best, best_state, finals = math.inf, None, []
-        for r in range(restarts):
-            self._model.set_hyperparameters(self._start_values(x, y, generator if r else None))
-            losses = train_gpytorch(
-                self._model, self._likelihood, steps, lr, optimizer, progress=progress
-            )
-            finals.append(-losses[-1] * x.shape[0])
-            if losses[-1] < best:
-                best = losses[-1]
-                best_state = {k: v.clone() for k, v in self._model.state_dict().items()}
-        self._model.load_state_dict(best_state)
-        self.fit_info = {"optimizer": optimizer, "restart_values": finals, "points_used": len(x)}
-
     # results ------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self._model is None:
+    def _fitted(self) -> Backend:
+        if self._engine is None:
             raise RuntimeError("the model is not fitted yet: call fit(x, y) or GPRegressor.load")
+        return self._engine
 
     @property
     def num_dims(self) -> int:
         """Input dimension the model was fit on."""
-        self._check_fitted()
-        return self._x.shape[1]
+        return self._fitted().x.shape[1]
+
+    @property
+    def num_points(self) -> int:
+        """Training rows the model is conditioned on."""
+        return self._fitted().x.shape[0]
 
     def predict(self, x: Any, include_noise: bool = True, level: float = 0.95) -> Prediction:
         """Predictive mean, std and central ``level`` interval at ``x``.
@@ -227,39 +238,36 @@ class GPRegressor:
             include_noise: describe a new noisy observation ``y*`` (True) or the latent ``f*``.
             level: coverage of the interval, 0.95 for a 95% confidence region.
         """
-        self._check_fitted()
+        engine = self._fitted()
         z = normal_quantile(level)
         x = as_inputs(x, "x", self.num_dims)
-        if self.backend == "scratch":
-            mean, var = self._posterior.predict(x, include_noise=include_noise)
-        else:
-            from dllab.gp.gpytorch_models import predict_gpytorch
-
-            mean, var = predict_gpytorch(self._model, self._likelihood, x, include_noise)
+        mean, var = engine.predict(x, include_noise)
         mean, std = mean.detach(), var.detach().clamp_min(0).sqrt()
         return Prediction(mean, std, mean - z * std, mean + z * std, level)
 
     def log_marginal_likelihood(self) -> float:
         """Exact ``log p(y | x)`` of the training data under the current hyperparameters."""
-        self._check_fitted()
-        if self.backend == "scratch":
-            with torch.no_grad():
-                return float(self._model.log_marginal_likelihood(self._x, self._y))
-        from dllab.gp.gpytorch_models import exact_log_marginal_likelihood
-
-        return exact_log_marginal_likelihood(self._model, self._likelihood)
+        return self._fitted().log_marginal_likelihood()
 
     def hyperparameters(self) -> dict[str, float | list[float]]:
         """Learned hyperparameters by name, as plain floats (lists for ARD)."""
-        self._check_fitted()
-        return {
-            k: v.tolist() if v.ndim else float(v) for k, v in self._model.hyperparameters().items()
-        }
+        values = self._fitted().hyperparameters()
+        return {k: v.tolist() if v.ndim else float(v) for k, v in values.items()}
+
+    def set_hyperparameters(self, values: Mapping[str, float | Any]) -> None:
+        """Assign hyperparameters by the names ``hyperparameters()`` uses, then re-condition.
+
+        Raises:
+            ValueError: for an unknown name or an invalid value.
+        """
+        engine = self._fitted()
+        engine.set_hyperparameters(values)
+        engine.condition()
 
     # persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None) -> Path:
         """Write the fitted model (plain tensors, strings and numbers) atomically to ``path``."""
-        self._check_fitted()
+        engine = self._fitted()
         state = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -267,22 +275,15 @@ class GPRegressor:
             "kernel": self.kernel,
             "ard": self.ard,
             "seed": self.seed,
-            "hyperparameters": dict(self._model.hyperparameters()),
-            "train_x": self._x.clone(),
-            "train_y": self._y.clone(),
+            "noise_floor": engine.noise_floor,
+            "hyperparameters": dict(engine.hyperparameters()),
+            "train_x": engine.x.clone(),
+            "train_y": engine.y.clone(),
             "metadata": dict(self.metadata if metadata is None else metadata),
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GPRegressor:
@@ -299,12 +300,14 @@ class GPRegressor:
         if state.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported model version {state.get('version')!r}")
         try:
-            gp = cls(state["kernel"], state["backend"], state["ard"], state["seed"])
-            x, y = state["train_x"], state["train_y"]
-            gp._build(x, y)
-            gp._model.set_hyperparameters(state["hyperparameters"])
+            gp = cls(
+                state["kernel"], state["backend"], state["ard"], state["seed"],
+                noise_floor=state.get("noise_floor"),
+            )  # fmt: skip
+            engine = gp._build(state["train_x"], state["train_y"])
+            engine.set_hyperparameters(state["hyperparameters"])
         except KeyError as err:
             raise ValueError(f"{path}: model file lacks the field {err}") from err
         gp.metadata = dict(state.get("metadata", {}))
-        gp._condition()
+        engine.condition()
         return gp

@@ -14,8 +14,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
+from dllab.core.checks import check_float, check_positive_int
+
+ArrayT = TypeVar("ArrayT")
 
 MIN_ROWS = 3
 """Fewest rows a training CSV may hold."""
@@ -69,17 +74,40 @@ def synthetic(name: str = "sin-1d", n: int = 100, noise: float = 0.2, seed: int 
     Returns:
         ``RegressionData`` with ``true_function`` set.
     """
-    if name not in SYNTHETIC:
+    if name not in SYNTHETIC:  # the message keeps the word "unknown" for the CLI
         raise ValueError(f"unknown synthetic dataset {name!r}; choose from {', '.join(SYNTHETIC)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not (noise >= 0 and math.isfinite(noise)):
-        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    n = check_positive_int(n, "n")
+    noise = check_float(noise, "noise", min=0.0)
     f, (low, high), dims = SYNTHETIC[name]
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, size=(n, dims))
     y = f(x) + noise * rng.standard_normal(n)
     return RegressionData(x, y, [f"x{i + 1}" for i in range(dims)], "y", f)
+
+
+def subsample(x: ArrayT, y: ArrayT, max_points: int, seed: int = 0) -> tuple[ArrayT, ArrayT]:
+    """At most ``max_points`` rows of ``(x, y)``: a seeded random subset, in the original order.
+
+    Exact GP work costs O(n²) memory and O(n³) time, so a random subsample is the simple way
+    to fit on data too large for the machine. With ``n <= max_points`` every row is kept.
+    Works on numpy arrays and torch tensors alike.
+
+    Raises:
+        ValueError: if ``max_points < 1`` or ``x`` and ``y`` differ in length.
+    """
+    max_points = check_positive_int(max_points, "max_points")
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x has {n} rows but y has {len(y)}")
+    if n <= max_points:
+        return x, y
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    if not isinstance(x, np.ndarray):  # a tensor: index with a tensor of the same device
+        import torch
+
+        index = torch.as_tensor(rows, device=x.device)
+        return x[index], y[index]
+    return x[rows], y[rows]
 
 
 def grid(name: str, points: int = 200) -> np.ndarray:

@@ -10,6 +10,8 @@ inverse, O(n³). The fit therefore spends its evaluations where they are cheap:
    ``n <= max_points``, or when ``max_points`` is None).
 
 The posterior is then always conditioned on every row (``GaussianProcess.posterior``).
+``best_of_starts`` is the restart loop itself; the GPyTorch backend of ``GPRegressor`` runs
+its starts through it too.
 """
 
 from __future__ import annotations
@@ -17,16 +19,26 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from dllab.core.checks import check_choice, check_int, check_positive, check_positive_int
 from dllab.gp.kernels import LinearKernel, PeriodicKernel, ScaleKernel, _LengthscaleKernel
-from dllab.gp.posterior import GaussianProcess, NotPositiveDefiniteError, _check_data
+from dllab.gp.posterior import (
+    GaussianProcess,
+    NotPositiveDefiniteError,
+    _check_data,
+    check_scale,
+)
 
 OPTIMIZERS = ("lbfgs", "adam")
+DEFAULT_RESTART_POINTS = 256
+"""Rows the restarts use by default (a random subset when n is larger)."""
+DEFAULT_MAX_POINTS = 1024
+"""Rows the refinement uses by default (a random subset when n is larger)."""
 SINGLE_THREAD_ROWS = 1024
 """Stages on at most this many rows run single-threaded (see ``_threads_for``)."""
 
@@ -66,6 +78,8 @@ def initialize_from_data(
         return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
 
     _check_data(x, y)
+    check_scale(x, "x")
+    check_scale(y, "y")
     x, y = x.detach().double(), y.detach().double()
     var_y = float(y.var()) if y.numel() > 1 else 1.0
     var_y = var_y if var_y > 0 else 1.0
@@ -75,7 +89,7 @@ def initialize_from_data(
     scaled = [m for m in gp.kernel.modules() if isinstance(m, ScaleKernel)]
     with torch.no_grad():
         gp.mean_constant.fill_(float(y.mean()))
-        gp.noise = 0.05 * var_y * float(jitter(0.02, 6.0))
+        gp.noise = max(0.05 * var_y * float(jitter(0.02, 6.0)), 2 * gp.noise_floor)
         for m in scaled:
             m.outputscale = var_y / len(scaled) * jitter(0.3, 3.0)
         for m in gp.kernel.modules():
@@ -141,6 +155,44 @@ def _threads_for(rows: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def best_of_starts(
+    model: nn.Module,
+    starts: int,
+    start: Callable[[int], None],
+    optimize: Callable[[], tuple[float, list[float]]],
+) -> tuple[float, list[float], list[float]]:
+    """Run ``starts`` optimisations and leave the best hyperparameters in ``model``.
+
+    Start ``r`` sets the hyperparameters (``start(r)``; ``r = 0`` is the data-scaled start),
+    then ``optimize()`` climbs the evidence and returns ``(log p(y), history)``. A start whose
+    covariance was never positive definite, or whose evidence is not finite, scores ``-inf``.
+
+    Returns:
+        ``(best log p(y), log p(y) of every start, history of the best start)``.
+
+    Raises:
+        NotPositiveDefiniteError: if every start failed.
+    """
+    starts = check_positive_int(starts, "restarts")
+    best_value, best_state, best_history, values = -math.inf, None, [], []
+    for r in range(starts):
+        start(r)
+        try:
+            value, history = optimize()
+        except NotPositiveDefiniteError:
+            value, history = -math.inf, []
+        values.append(value if math.isfinite(value) else -math.inf)
+        if values[-1] > best_value:
+            best_value, best_history = values[-1], history
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if best_state is None:
+        raise NotPositiveDefiniteError(
+            f"all {starts} starts failed: the kernel matrix was never positive definite"
+        )
+    model.load_state_dict(best_state)
+    return best_value, values, best_history
+
+
 def _subset(n: int, size: int | None, generator: torch.Generator) -> Tensor | None:
     if size is None or n <= size:
         return None
@@ -155,8 +207,8 @@ def fit_hyperparameters(
     restarts: int = 3,
     max_iter: int = 50,
     lr: float = 0.05,
-    restart_points: int | None = 256,
-    max_points: int | None = 1024,
+    restart_points: int | None = DEFAULT_RESTART_POINTS,
+    max_points: int | None = DEFAULT_MAX_POINTS,
     refine_iter: int = 10,
     seed: int = 0,
 ) -> FitResult:
@@ -179,43 +231,31 @@ def fit_hyperparameters(
         A ``FitResult``; the best hyperparameters are left in ``gp``.
     """
     _check_data(x, y)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if not isinstance(restarts, int) or restarts < 1:
-        raise ValueError(f"restarts must be a positive int, got {restarts!r}")
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    if not isinstance(refine_iter, int) or refine_iter < 0:
-        raise ValueError(f"refine_iter must be an int >= 0, got {refine_iter!r}")
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    restarts = check_positive_int(restarts, "restarts")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    lr = check_positive(lr, "lr")
+    refine_iter = check_int(refine_iter, "refine_iter", min=0)
     for name, size in (("restart_points", restart_points), ("max_points", max_points)):
-        if size is not None and (not isinstance(size, int) or size < 2):
-            raise ValueError(f"{name} must be an int >= 2 or None, got {size!r}")
-    start = time.perf_counter()
+        if size is not None:
+            check_int(size, name, min=2)
+    began = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
     x, y = x.to(torch.float64), y.to(torch.float64)
     rows = _subset(x.shape[0], restart_points, generator)
     xs, ys = (x, y) if rows is None else (x[rows], y[rows])
-    best_value, best_state, best_history, values = -math.inf, None, [], []
-    for r in range(restarts):
+
+    def start(r: int) -> None:
         initialize_from_data(gp, x, y, generator if r > 0 else None)
-        try:
-            with _threads_for(xs.shape[0]):
-                history = _optimize(gp, xs, ys, optimizer, max_iter, lr)
-            with torch.no_grad():
-                value = float(gp.log_marginal_likelihood(xs, ys))
-        except NotPositiveDefiniteError:
-            value, history = -math.inf, []
-        values.append(value if math.isfinite(value) else -math.inf)
-        if values[-1] > best_value:
-            best_value, best_history = values[-1], history
-            best_state = {k: v.clone() for k, v in gp.state_dict().items()}
-    if best_state is None:
-        raise NotPositiveDefiniteError(
-            f"all {restarts} starts failed: the kernel matrix was never positive definite"
-        )
-    gp.load_state_dict(best_state)
+
+    def optimize() -> tuple[float, list[float]]:
+        with _threads_for(xs.shape[0]):
+            history = _optimize(gp, xs, ys, optimizer, max_iter, lr)
+        with torch.no_grad():
+            return float(gp.log_marginal_likelihood(xs, ys)), history
+
+    best_value, values, best_history = best_of_starts(gp, restarts, start, optimize)
+    best_state = {k: v.clone() for k, v in gp.state_dict().items()}
     used = xs.shape[0]
     if rows is not None and refine_iter > 0 and (max_points is None or max_points > used):
         rows = _subset(x.shape[0], max_points, generator)
@@ -230,4 +270,4 @@ def fit_hyperparameters(
             best_value, used = refined, xr.shape[0]
         except NotPositiveDefiniteError:  # keep the restart winner
             gp.load_state_dict(best_state)
-    return FitResult(best_value, used, values, best_history, time.perf_counter() - start)
+    return FitResult(best_value, used, values, best_history, time.perf_counter() - began)

@@ -17,6 +17,7 @@ import gpytorch
 import torch
 from torch import Tensor
 
+from dllab.core.checks import check_choice, check_float, check_positive, check_positive_int
 from dllab.gp.kernels import _plain
 from dllab.gp.spec import MATERN_NU, parse_kernel_spec, term_is_scaled, term_names
 
@@ -118,10 +119,23 @@ class GPyTorchRegressionModel(gpytorch.models.ExactGP):
 
 
 def make_gpytorch_model(
-    x: Tensor, y: Tensor, spec: str = "rbf", ard_num_dims: int | None = None
+    x: Tensor,
+    y: Tensor,
+    spec: str = "rbf",
+    ard_num_dims: int | None = None,
+    noise_floor: float | None = None,
 ) -> tuple[GPyTorchRegressionModel, gpytorch.likelihoods.GaussianLikelihood]:
-    """A model and its Gaussian likelihood, in the dtype of ``x``."""
-    likelihood = gpytorch.likelihoods.GaussianLikelihood().to(x.dtype)
+    """A model and its Gaussian likelihood, in the dtype of ``x``.
+
+    ``noise_floor`` bounds the noise variance from below (None: GPyTorch's default, 1e-4).
+    """
+    if noise_floor is None:
+        likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    else:
+        floor = check_float(noise_floor, "noise_floor", min=0.0, max=1.0)
+        constraint = gpytorch.constraints.GreaterThan(floor)
+        likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=constraint)
+    likelihood = likelihood.to(x.dtype)
     model = GPyTorchRegressionModel(x, y, likelihood, spec, ard_num_dims).to(x.dtype)
     return model, likelihood
 
@@ -159,12 +173,9 @@ def train_gpytorch(
     Returns:
         The loss (negative log marginal likelihood divided by n) after each step.
     """
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    check_choice(optimizer, "optimizer", ("adam", "lbfgs"))
+    steps = check_positive_int(steps, "steps")
+    lr = check_positive(lr, "lr")
     from rich.progress import Progress
 
     x, y = model.train_inputs[0], model.train_targets
@@ -230,8 +241,7 @@ def predict_gpytorch(
         raise ValueError(
             f"x must be a (t, {train_x.shape[1]}) tensor like the training inputs, got {shape}"
         )
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_positive_int(batch_size, "batch_size")
     model.eval()
     likelihood.eval()
     n = train_x.shape[0]

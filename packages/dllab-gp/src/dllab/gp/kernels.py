@@ -16,6 +16,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from dllab.core.checks import check_positive, check_positive_int
 from dllab.gp.spec import MATERN_NU, parse_kernel_spec, term_is_scaled, term_names
 
 
@@ -37,17 +38,21 @@ def _check_inputs(x1: Tensor, x2: Tensor | None, dims: int | None) -> Tensor:
     return x2
 
 
-def _positive(value: float | Tensor, shape: tuple[int, ...], name: str) -> nn.Parameter:
-    value = torch.as_tensor(value, dtype=torch.float64)
-    if not bool((value > 0).all()) or not bool(torch.isfinite(value).all()):
-        raise ValueError(f"{name} must be positive and finite, got {value.tolist()}")
+def _checked_positive(value: float | Tensor, name: str, dtype: torch.dtype) -> Tensor:
+    """``value`` as a tensor whose every element is a finite number > 0."""
+    value = torch.as_tensor(value, dtype=dtype)
+    for element in value.detach().reshape(-1).tolist():
+        check_positive(element, name)
+    return value
+
+
+def _log_parameter(value: float | Tensor, shape: tuple[int, ...], name: str) -> nn.Parameter:
+    value = _checked_positive(value, name, torch.float64)
     return nn.Parameter(value.expand(shape).clone().log())
 
 
 def _assign(raw: nn.Parameter, value: float | Tensor, name: str) -> None:
-    value = torch.as_tensor(value, dtype=raw.dtype, device=raw.device)
-    if not bool((value > 0).all()) or not bool(torch.isfinite(value).all()):
-        raise ValueError(f"{name} must be positive and finite, got {value.tolist()}")
+    value = _checked_positive(value, name, raw.dtype).to(raw.device)
     with torch.no_grad():
         raw.copy_(value.expand_as(raw).log())
 
@@ -70,13 +75,23 @@ def scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
     return sq.add_(a2).clamp_min_(0) if in_place() else (sq + a2).clamp_min(0)
 
 
+def exact_dist(x1: Tensor, x2: Tensor) -> Tensor:
+    """Euclidean distances ``(n, m)`` from exact coordinate differences.
+
+    ``sqrt(|a|² + |b|² - 2a·b)`` turns the rounding noise of the expansion (~1e-16) into
+    distances of ~1e-8 between coincident inputs; kernels that are not smooth at zero
+    (Matérn 1/2 moves by ``√(2ν)·d/ℓ``) need ``d = 0`` exactly there.
+    """
+    return torch.cdist(x1, x2, compute_mode="donot_use_mm_for_euclid_dist")
+
+
 class Kernel(nn.Module):
     """Base class: ``k(x1, x2) -> (n, m)``; ``+`` and ``*`` build sums and products."""
 
     def __init__(self, ard_num_dims: int | None = None) -> None:
         super().__init__()
-        if ard_num_dims is not None and (not isinstance(ard_num_dims, int) or ard_num_dims < 1):
-            raise ValueError(f"ard_num_dims must be a positive int or None, got {ard_num_dims!r}")
+        if ard_num_dims is not None:
+            ard_num_dims = check_positive_int(ard_num_dims, "ard_num_dims")
         self.ard_num_dims = ard_num_dims
 
     @property
@@ -110,7 +125,7 @@ class Kernel(nn.Module):
 class _LengthscaleKernel(Kernel):
     def __init__(self, lengthscale: float | Tensor = 1.0, ard_num_dims: int | None = None):
         super().__init__(ard_num_dims)
-        self.raw_lengthscale = _positive(lengthscale, self._param_shape, "lengthscale")
+        self.raw_lengthscale = _log_parameter(lengthscale, self._param_shape, "lengthscale")
 
     @property
     def lengthscale(self) -> Tensor:
@@ -134,7 +149,10 @@ class RBFKernel(_LengthscaleKernel):
 
 
 class MaternKernel(_LengthscaleKernel):
-    """Matérn kernel with ν in {1/2, 3/2, 5/2}; ν = 1/2 is the exponential kernel."""
+    """Matérn kernel with ν in {1/2, 3/2, 5/2}; ν = 1/2 is the exponential kernel.
+
+    Distances come from exact differences (``exact_dist``), so ``k(x, x) = 1`` exactly.
+    """
 
     def __init__(
         self, nu: float = 2.5, lengthscale: float | Tensor = 1.0, ard_num_dims: int | None = None
@@ -146,10 +164,10 @@ class MaternKernel(_LengthscaleKernel):
 
     def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
         ls = self.lengthscale
-        d = scaled_sq_dist(x1 / ls, x2 / ls).clamp_min(1e-30).sqrt()  # (n, m)
-        exp_part = torch.exp(-math.sqrt(2 * self.nu) * d)
+        d = exact_dist(x1 / ls, x2 / ls)  # (n, m)
         if self.nu == 0.5:
-            return exp_part
+            return d.mul_(-math.sqrt(2 * self.nu)).exp_() if in_place() else torch.exp(-d)
+        exp_part = torch.exp(-math.sqrt(2 * self.nu) * d)
         if self.nu == 1.5:
             if in_place():
                 return d.mul_(math.sqrt(3)).add_(1).mul_(exp_part)
@@ -170,7 +188,7 @@ class PeriodicKernel(_LengthscaleKernel):
         ard_num_dims: int | None = None,
     ) -> None:
         super().__init__(lengthscale, ard_num_dims)
-        self.raw_period = _positive(period, self._param_shape, "period")
+        self.raw_period = _log_parameter(period, self._param_shape, "period")
 
     @property
     def period(self) -> Tensor:
@@ -195,7 +213,7 @@ class LinearKernel(Kernel):
 
     def __init__(self, variance: float | Tensor = 1.0) -> None:
         super().__init__(None)
-        self.raw_variance = _positive(variance, (1,), "variance")
+        self.raw_variance = _log_parameter(variance, (1,), "variance")
 
     @property
     def variance(self) -> Tensor:
@@ -225,7 +243,7 @@ class ScaleKernel(Kernel):
             raise TypeError(f"base must be a Kernel, got {type(base).__name__}")
         super().__init__(base.ard_num_dims)
         self.base = base
-        self.raw_outputscale = _positive(outputscale, (), "outputscale")
+        self.raw_outputscale = _log_parameter(outputscale, (), "outputscale")
 
     @property
     def outputscale(self) -> Tensor:

@@ -21,10 +21,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from dllab.core.checks import check_float
 from dllab.gp.kernels import Kernel, in_place
+from dllab.gp.memory import EVIDENCE_GRAD_MATRICES, POSTERIOR_MATRICES, check_dense_memory
 
 NOISE_FLOOR = 1e-6
-"""Smallest observation-noise variance the model can take (keeps the problem well posed)."""
+"""Default smallest observation-noise variance (keeps ``K + σ²I`` well conditioned). A
+noise-free model that must interpolate its data lowers it with ``noise_floor``."""
+
+
+MAX_MAGNITUDE = 1e100
+"""Largest input or target magnitude a fit accepts (its squares must stay finite)."""
 
 
 class NotPositiveDefiniteError(ValueError):
@@ -56,9 +63,11 @@ def cholesky_with_jitter(matrix: Tensor, max_tries: int = 6) -> tuple[Tensor, fl
         return L, 0.0
     scale = float(matrix.diagonal().abs().mean().detach()) or 1.0
     jitter = scale * (1e-10 if matrix.dtype == torch.float64 else 1e-6)
-    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
+    shifted = matrix.detach().clone()  # one n×n copy, its diagonal shifted in place
+    diagonal = matrix.diagonal().detach()
     for _ in range(max_tries):
-        L, info = torch.linalg.cholesky_ex(matrix + jitter * eye)
+        shifted.diagonal().copy_(diagonal + jitter)
+        L, info = torch.linalg.cholesky_ex(shifted)
         if int(info) == 0:
             return L, jitter
         jitter *= 10
@@ -108,19 +117,48 @@ def _check_data(x: Tensor, y: Tensor | None = None) -> None:
         raise ValueError("x and y must be finite (no NaN or inf)")
 
 
+def check_scale(values: Tensor, name: str) -> None:
+    """Refuse values so large that exact GP arithmetic overflows float64.
+
+    Squared distances and variances square the data, so magnitudes above ``MAX_MAGNITUDE``
+    (1e100) would turn into inf and NaN deep inside a fit.
+    """
+    largest = float(values.detach().abs().max()) if values.numel() else 0.0
+    if largest > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g} in magnitude; exact GP arithmetic "
+            f"squares them and overflows beyond {MAX_MAGNITUDE:.0e}: rescale {name} "
+            "(e.g. standardise each column)"
+        )
+
+
 class GaussianProcess(nn.Module):
     """A GP regression model: constant mean, a kernel and Gaussian observation noise.
 
+    The noise variance is stored as ``noise_floor + exp(raw_noise)``, so no optimiser step
+    can take it below the floor. Exact memory use is checked before each ``n × n`` matrix is
+    built (``dllab.gp.memory``): a problem too large for the machine raises
+    ``ProblemTooLargeError`` instead of exhausting memory.
+
     Args:
         kernel: the covariance function.
-        noise: observation-noise variance σ² (> ``NOISE_FLOOR``).
+        noise: observation-noise variance σ² (>= ``noise_floor``).
         mean: the constant prior mean.
+        noise_floor: smallest noise variance the model can take (default ``NOISE_FLOOR``,
+            1e-6). Lower it (e.g. 1e-12) for a noise-free model that interpolates its data.
     """
 
-    def __init__(self, kernel: Kernel, noise: float = 0.1, mean: float = 0.0) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        noise: float = 0.1,
+        mean: float = 0.0,
+        noise_floor: float = NOISE_FLOOR,
+    ) -> None:
         super().__init__()
         if not isinstance(kernel, Kernel):
             raise TypeError(f"kernel must be a dllab.gp Kernel, got {type(kernel).__name__}")
+        self.noise_floor = check_float(noise_floor, "noise_floor", min=0.0, max=1.0)
         self.kernel = kernel
         self.raw_noise = nn.Parameter(torch.tensor(0.0, dtype=torch.float64))
         self.mean_constant = nn.Parameter(torch.tensor(float(mean), dtype=torch.float64))
@@ -128,16 +166,19 @@ class GaussianProcess(nn.Module):
 
     @property
     def noise(self) -> Tensor:
-        """Observation-noise variance σ²."""
-        return NOISE_FLOOR + self.raw_noise.exp()
+        """Observation-noise variance σ² (``noise_floor + exp(raw_noise)``)."""
+        return self.noise_floor + self.raw_noise.exp()
 
     @noise.setter
     def noise(self, value: float | Tensor) -> None:
-        value = float(value)
-        if not value > NOISE_FLOOR or not math.isfinite(value):
-            raise ValueError(f"noise must be a finite variance > {NOISE_FLOOR}, got {value}")
+        value = check_float(float(value), "noise", min=self.noise_floor)
+        if value <= 0:
+            raise ValueError(f"noise must be a variance > 0, got {value}")
+        excess = value - self.noise_floor
+        # a value at the floor is stored a hair above it (exp(raw) > 0 always)
+        raw = math.log(excess) if excess > 0 else math.log(value) - 30.0
         with torch.no_grad():
-            self.raw_noise.fill_(math.log(value - NOISE_FLOOR))
+            self.raw_noise.fill_(raw)
 
     def hyperparameters(self) -> dict[str, Tensor]:
         """All hyperparameter values: ``mean``, ``noise`` and the kernel's."""
@@ -175,7 +216,16 @@ class GaussianProcess(nn.Module):
             raise
 
     def train_covariance(self, x: Tensor) -> Tensor:
-        """``K(x, x) + σ² I``, shape ``(n, n)``."""
+        """``K(x, x) + σ² I``, shape ``(n, n)``.
+
+        Raises:
+            ProblemTooLargeError: if the exact computation would not fit in memory.
+        """
+        matrices = EVIDENCE_GRAD_MATRICES if torch.is_grad_enabled() else POSTERIOR_MATRICES
+        check_dense_memory(
+            x.shape[0], matrices, itemsize=x.element_size(), what="an exact GP",
+            way_out="use a random subsample of fewer rows (dllab.gp.subsample)",
+        )  # fmt: skip
         cov = self.kernel(x)  # (n, n)
         if in_place():
             cov.diagonal().add_(self.noise)
@@ -241,6 +291,10 @@ class Posterior:
         x_test = x_test.to(self.x.dtype)
         gp, noise = self.gp, self.gp.noise
         if full_cov:
+            check_dense_memory(
+                x_test.shape[0], POSTERIOR_MATRICES, itemsize=x_test.element_size(),
+                what="a full predictive covariance", way_out="predict variances (full_cov=False)",
+            )  # fmt: skip
             k_star = gp.kernel(self.x, x_test)  # (n, t)
             v = torch.linalg.solve_triangular(self.chol, k_star, upper=False)  # (n, t)
             mean = gp.mean_constant + k_star.T @ self.alpha

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dllab.core.checks import check_positive_int
 from dllab.gp.kernels import Kernel
+from dllab.gp.memory import POSTERIOR_MATRICES, check_dense_memory
 from dllab.gp.posterior import cholesky_with_jitter
 
 
@@ -33,8 +35,12 @@ def sample_prior(
     """
     if not isinstance(kernel, Kernel):
         raise TypeError(f"kernel must be a dllab.gp Kernel, got {type(kernel).__name__}")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    num_samples = check_positive_int(num_samples, "num_samples")
+    if isinstance(x, Tensor):
+        check_dense_memory(
+            x.shape[0], POSTERIOR_MATRICES, itemsize=x.element_size(), what="a prior sample",
+            way_out="sample on fewer points",
+        )  # fmt: skip
     with torch.no_grad():
         L, _ = cholesky_with_jitter(kernel(x))  # (n, n)
         z = torch.randn(x.shape[0], num_samples, generator=generator, dtype=x.dtype)  # (n, s)
