@@ -96,17 +96,19 @@ def test_quick_default_run_meets_the_4x4_target_over_10000_gym_episodes(tmp_path
     ("args", "message"),
     [
         (["value-iteration", "--map", "5x5"], "neither a built-in map"),
-        (["value-iteration", "--gamma", "1.5"], "must be in [0, 1]"),
-        (["value-iteration", "--tol", "0"], "must be > 0"),
+        (["value-iteration", "--gamma", "1.5"], "Invalid value for '--gamma'"),
+        (["value-iteration", "--tol", "0"], "Invalid value for --tol: --tol must be > 0"),
+        (["value-iteration", "--max-iters", "0"], "Invalid value for '--max-iters'"),
         (["q-learning", "--map", "missing.txt"], "neither a built-in map"),
-        (["q-learning", "--lr", "0"], "must be in (0, 1]"),
-        (["q-learning", "--episodes", "0"], "--episodes"),
-        (["q-learning", "--gamma", "-0.1"], "must be in [0, 1]"),
+        (["q-learning", "--lr", "0"], "Invalid value for --lr: --lr must be in (0, 1]"),
+        (["q-learning", "--lr", "1.5"], "--lr must be in (0, 1], got 1.5"),
+        (["q-learning", "--episodes", "0"], "Invalid value for '--episodes'"),
+        (["q-learning", "--gamma", "-0.1"], "Invalid value for '--gamma'"),
     ],
 )
 def test_bad_cli_input_fails_cleanly(tmp_path, args, message):
     result = _invoke(*args, "--runs-dir", str(tmp_path / "runs"))
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert message in _plain(result.output)
     assert not (tmp_path / "runs").exists()  # nothing written
 
@@ -117,4 +119,63 @@ def test_a_bad_map_file_is_named(tmp_path):
     result = _invoke("value-iteration", "--map", str(lake), "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code != 0
     assert "unknown tile 'Z'" in _plain(result.output)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("tol", ["1e-3", "1e-8", "1e-13"])
+def test_undiscounted_value_iteration_prints_the_optimum_whatever_the_tolerance(tmp_path, tol):
+    # gamma = 1 once printed 0.886 at the default tol and 0.0 at 1e-13: tied actions looped
+    args = ["value-iteration", "--map", "8x8", "--gamma", "1", "--tol", tol]
+    result = _invoke(*args, "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = _last_json(result.output)
+    assert summary["plan_horizon"] == summary["max_episode_steps"] == 200
+    assert round(summary["success_probability"], 4) == round(
+        summary["optimal_success_probability"], 4
+    )
+    assert round(summary["optimal_success_probability"], 4) == 0.9132
+    assert "200-step plan 0.9132" in _plain(result.output)
+    plan = np.load(tmp_path / "rl-value-iteration" / "version_0" / "policy.npy")
+    assert plan.shape == (200, 64)
+
+
+def test_a_command_that_fails_after_writing_files_is_marked_failed(tmp_path, monkeypatch):
+    import dllab.rl.plots
+    from dllab.core.runs import run_status
+
+    def broken_plot(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(dllab.rl.plots, "plot_value_heatmap", broken_plot)
+    result = _invoke("value-iteration", "--runs-dir", str(tmp_path))
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    run = tmp_path / "rl-value-iteration" / "version_0"
+    assert (run / "values.npy").exists()  # written before the failure, kept for inspection
+    assert run_status(run) == "failed" and not (run / "summary.json").exists()
+    assert json.loads((run / "failed.json").read_text())["message"] == "disk full"
+
+
+def test_a_command_that_fails_before_writing_results_leaves_no_folder(tmp_path, monkeypatch):
+    import dllab.rl.qlearning
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dllab.rl.qlearning, "q_learning_vectorized", interrupted)
+    result = _invoke("q-learning", "--quick", "--runs-dir", str(tmp_path))
+    assert result.exit_code != 0
+    assert list((tmp_path / "rl-q-learning").iterdir()) == []  # hparams only: removed
+
+
+def test_a_map_too_large_for_memory_is_refused_before_allocating(tmp_path, monkeypatch):
+    import dllab.rl.memory
+
+    monkeypatch.setattr(dllab.rl.memory, "available_memory", lambda: 2**20)  # 1 MiB free
+    lake = tmp_path / "big.txt"
+    lake.write_text("S" + "F" * 63 + "\n" + ("F" * 64 + "\n") * 62 + "F" * 63 + "G\n")
+    result = _invoke("value-iteration", "--map", str(lake), "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 2
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and "the MDP of a 64x64 lake needs about" in error[0]
+    assert "1 MiB is available" in error[0]
     assert not (tmp_path / "runs").exists()

@@ -8,11 +8,13 @@ the summary as JSON. Heavy libraries load inside the commands, so ``dllab --help
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from dllab.core.checks import check_float, check_positive
 from dllab.core.cli.options import Quick, RunsDir, Seed, quick_mode
 
 app = typer.Typer(
@@ -28,24 +30,29 @@ MaxSteps = Annotated[
     int | None,
     typer.Option("--max-steps", min=1, help="Time limit per episode (default: the env's)."),
 ]
+Gamma = Annotated[float, typer.Option("--gamma", min=0.0, max=1.0, help="Discount factor.")]
 
 
-def _gamma(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise typer.BadParameter(f"must be in [0, 1], got {value}", param_hint="--gamma")
-    return value
+def _checked(check: Callable[..., Any], value: Any, option: str, **bounds: Any) -> Any:
+    """Run a ``dllab.core.checks`` check on an option; its error becomes a CLI error."""
+    try:
+        return check(value, option, **bounds)
+    except (TypeError, ValueError) as err:
+        raise typer.BadParameter(str(err), param_hint=option) from None
 
 
-def _environment(lake: str, slippery: bool, max_steps: int | None) -> tuple[Any, Any]:
-    """The gymnasium env and its MDP, with map errors turned into a CLI error."""
-    from dllab.rl.maps import make_frozen_lake
-    from dllab.rl.mdp import MDP
+def _lake(lake: str, slippery: bool, max_steps: int | None, gym: bool) -> tuple[Any, Any]:
+    """The gymnasium env (when ``gym``) and the MDP; map and size errors become CLI errors."""
+    from dllab.rl.maps import frozen_lake_mdp, make_frozen_lake
 
     try:
-        env = make_frozen_lake(lake, slippery=slippery, max_episode_steps=max_steps)
+        mdp = frozen_lake_mdp(lake, slippery=slippery, max_episode_steps=max_steps)
+        env = (
+            make_frozen_lake(lake, slippery=slippery, max_episode_steps=max_steps) if gym else None
+        )
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--map") from None
-    return env, MDP.from_gym(env)
+    return env, mdp
 
 
 def _progress(console: Any) -> Any:
@@ -74,23 +81,19 @@ def _reporter(bar: Any, description: str, total: int) -> Any:
     return lambda done: bar.update(task, completed=done)
 
 
-def _finish(run_dir: Path, hparams: dict[str, Any], summary: dict[str, Any]) -> None:
+def _report(run: Any) -> None:
+    """Print the run folder and, as the last line, its summary as JSON."""
     from rich.console import Console
 
-    from dllab.core.runs import write_hparams, write_summary
-
-    write_hparams(run_dir, hparams)
-    write_summary(run_dir, summary)
-    console = Console(soft_wrap=True)
-    console.print(f"run folder: [bold]{run_dir}[/bold]")
-    typer.echo(json.dumps(json.loads((run_dir / "summary.json").read_text()), sort_keys=True))
+    Console(soft_wrap=True).print(f"run folder: [bold]{run.dir}[/bold]")
+    typer.echo(json.dumps(json.loads(run.path("summary.json").read_text()), sort_keys=True))
 
 
 @app.command("value-iteration")
 def value_iteration_command(
     lake: Map = "4x4",
     slippery: Slippery = True,
-    gamma: Annotated[float, typer.Option("--gamma", help="Discount factor in [0, 1].")] = 0.99,
+    gamma: Gamma = 0.99,
     tol: Annotated[
         float, typer.Option("--tol", help="Stop when max |V_k - V_k-1| < tol (> 0).")
     ] = 1e-10,
@@ -98,50 +101,73 @@ def value_iteration_command(
     max_steps: MaxSteps = None,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
-    """Solve FrozenLake by value iteration; print V(start) and the success probability."""
+    """Solve FrozenLake by value iteration; print V(start) and the success probability.
+
+    With --gamma 1 the plan is made for the time limit (backward induction over its steps):
+    the best action then depends on the steps left, and the success printed is the plan's.
+    """
     hparams = {("map" if k == "lake" else k): v for k, v in locals().items()}
-    _gamma(gamma)
-    if not tol > 0:
-        raise typer.BadParameter(f"must be > 0, got {tol}", param_hint="--tol")
+    _checked(check_positive, tol, "--tol")
+    from dllab.core.runs import run_folder
+    from dllab.rl.planning import value_iteration
+
+    _, mdp = _lake(lake, slippery, max_steps, gym=False)
+    with run_folder(runs_dir, "rl-value-iteration", hparams) as run:
+        try:
+            result = value_iteration(mdp, gamma=gamma, tol=tol, max_iters=max_iters)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--map/--gamma/--max-iters") from None
+        run.write_summary(_save_value_iteration(run, mdp, result, gamma))
+    _report(run)
+
+
+def _save_value_iteration(run: Any, mdp: Any, result: Any, gamma: float) -> dict[str, Any]:
+    """Measure the policy (or plan), save the arrays and the heatmap, print the table."""
     import numpy as np
     from rich.console import Console
     from rich.table import Table
 
-    from dllab.core.runs import new_run_dir
-    from dllab.rl.planning import optimal_success_probability, success_probability, value_iteration
+    from dllab.rl.planning import optimal_success_probability, success_probability
     from dllab.rl.plots import plot_value_heatmap
 
-    _, mdp = _environment(lake, slippery, max_steps)
-    result = value_iteration(mdp, gamma=gamma, tol=tol, max_iters=max_iters)
+    steps, plan = mdp.max_episode_steps, result.plan
     summary = {
         "v_start": float(mdp.initial @ result.V),
         "iterations": result.iterations,
         "residual": result.residual,
         "converged": result.converged,
-        "max_episode_steps": mdp.max_episode_steps,
-        "success_probability": success_probability(mdp, result.policy),
+        "max_episode_steps": steps,
+        "plan_horizon": result.horizon,
+        "success_probability": success_probability(mdp, result.policy if plan is None else plan),
         "optimal_success_probability": optimal_success_probability(mdp),
     }
-    run_dir = new_run_dir(runs_dir, "rl-value-iteration")
-    np.save(run_dir / "values.npy", result.V)
-    np.save(run_dir / "policy.npy", result.policy)
+    np.save(run.path("values.npy"), result.V)
+    np.save(run.path("policy.npy"), result.policy if plan is None else plan)
+    what = "greedy policy" if plan is None else f"first step of the {result.horizon}-step plan"
     plot_value_heatmap(
-        result.V,
-        mdp.grid,
-        run_dir / "value.png",
-        result.policy,
-        title=f"{mdp.name}: V and greedy policy (gamma={gamma})",
-    )
+        result.V, mdp.grid, run.path("value.png"), result.policy,
+        title=f"{mdp.name}: V and {what} (gamma={gamma})",
+    )  # fmt: skip
     table = Table("quantity", "value", title=f"value iteration on {mdp.name}")
     table.add_row("V(start)", f"{summary['v_start']:.6f}")
-    table.add_row("iterations", f"{result.iterations} (residual {result.residual:.2e})")
-    table.add_row(
-        f"P(goal within {mdp.max_episode_steps} steps), greedy policy",
-        f"{summary['success_probability']:.4f}",
-    )
+    if plan is None:
+        table.add_row("iterations", f"{result.iterations} (residual {result.residual:.2e})")
+        table.add_row(f"P(goal within {steps} steps), greedy policy", _p(summary))
+    else:
+        summary["stationary_success_probability"] = success_probability(mdp, result.policy)
+        table.add_row("iterations", f"{result.iterations} (backward induction, exact)")
+        table.add_row(f"P(goal within {steps} steps), {steps}-step plan", _p(summary))
+        table.add_row(
+            "  its first-step actions played at every step",
+            f"{summary['stationary_success_probability']:.4f}",
+        )
     table.add_row("best possible within the limit", f"{summary['optimal_success_probability']:.4f}")
     Console(soft_wrap=True).print(table)
-    _finish(run_dir, hparams, summary)
+    return summary
+
+
+def _p(summary: dict[str, Any]) -> str:
+    return f"{summary['success_probability']:.4f}"
 
 
 @app.command("q-learning")
@@ -156,7 +182,7 @@ def q_learning_command(
         bool,
         typer.Option("--vectorized/--gym", help="Learn in the vectorised simulator or in gym."),
     ] = True,
-    gamma: Annotated[float, typer.Option("--gamma", help="Discount factor in [0, 1].")] = 0.995,
+    gamma: Gamma = 0.995,
     lr: Annotated[float, typer.Option("--lr", help="Initial learning rate in (0, 1].")] = 0.2,
     num_envs: Annotated[
         int | None,
@@ -173,9 +199,7 @@ def q_learning_command(
     """Learn FrozenLake with tabular Q-learning and evaluate the greedy policy."""
     quick = quick_mode(quick)
     options = dict(locals())
-    _gamma(gamma)
-    if not 0.0 < lr <= 1.0:
-        raise typer.BadParameter(f"must be in (0, 1], got {lr}", param_hint="--lr")
+    _checked(check_float, lr, "--lr", min=0.0, min_open=True, max=1.0)
     from dllab.rl.qlearning import QLearningConfig
     from dllab.rl.schedules import Schedule
 
@@ -190,7 +214,7 @@ def q_learning_command(
         max_episode_steps=max_steps,
     )
     hparams = _q_learning_hparams(options, config)
-    env, mdp = _environment(lake, slippery, max_steps)
+    env, mdp = _lake(lake, slippery, max_steps, gym=True)
     _run_q_learning(env, mdp, config, vectorized, eval_episodes, seed, hparams, runs_dir)
 
 
@@ -219,7 +243,7 @@ def _run_q_learning(
     from rich.console import Console
     from rich.table import Table
 
-    from dllab.core.runs import new_run_dir
+    from dllab.core.runs import run_folder
     from dllab.rl.evaluation import evaluate_policy
     from dllab.rl.planning import optimal_success_probability, success_probability
     from dllab.rl.plots import plot_learning_curves, plot_value_heatmap
@@ -227,55 +251,55 @@ def _run_q_learning(
 
     console = Console(soft_wrap=True)
     mode = "vectorised simulator" if vectorized else "gymnasium"
-    console.print(f"Q-learning on {mdp.name} for {config.episodes} episodes ({mode})")
-    with _progress(console) as bar:
-        report = _reporter(bar, "training", config.episodes)
-        if vectorized:
-            result = q_learning_vectorized(mdp, config, report)
-        else:
-            result = q_learning_gym(env, config, report)
-        policy = result.policy
-        report = _reporter(bar, "evaluating in gymnasium", eval_episodes)
-        evaluation = evaluate_policy(env, policy, eval_episodes, seed=seed + 1, progress=report)
-    optimum = optimal_success_probability(mdp)
-    summary = {
-        **evaluation.as_dict("eval_"),
-        "exact_success_probability": success_probability(mdp, policy),
-        "optimal_success_probability": optimum,
-        "train_episodes": config.episodes,
-        "train_env_steps": result.env_steps,
-        "train_seconds": result.seconds,
-        "train_steps_per_second": result.env_steps / max(result.seconds, 1e-9),
-    }
-    run_dir = new_run_dir(runs_dir, "rl-q-learning")
-    np.save(run_dir / "q_table.npy", result.Q)
-    plot_learning_curves(
-        result.successes,
-        result.returns,
-        run_dir / "curves.png",
-        optimum=optimum,
-        greedy_episodes=result.curve_episodes,
-        greedy_success=result.curve_success,
-        title=f"Q-learning on {mdp.name} ({mode}, ε-greedy behaviour)",
-    )
-    if mdp.grid is not None:
-        plot_value_heatmap(
-            result.Q.max(axis=1), mdp.grid, run_dir / "value.png", policy, "max_a Q(s, a)"
+    with run_folder(runs_dir, "rl-q-learning", hparams) as run:
+        console.print(f"Q-learning on {mdp.name} for {config.episodes} episodes ({mode})")
+        with _progress(console) as bar:
+            report = _reporter(bar, "training", config.episodes)
+            if vectorized:
+                result = q_learning_vectorized(mdp, config, report)
+            else:
+                result = q_learning_gym(env, config, report)
+            policy = result.policy
+            report = _reporter(bar, "evaluating in gymnasium", eval_episodes)
+            evaluation = evaluate_policy(env, policy, eval_episodes, seed=seed + 1, progress=report)
+        optimum = optimal_success_probability(mdp)
+        summary = {
+            **evaluation.as_dict("eval_"),
+            "exact_success_probability": success_probability(mdp, policy),
+            "optimal_success_probability": optimum,
+            "train_episodes": config.episodes,
+            "train_env_steps": result.env_steps,
+            "train_seconds": result.seconds,
+            "train_steps_per_second": result.env_steps / max(result.seconds, 1e-9),
+        }
+        np.save(run.path("q_table.npy"), result.Q)
+        plot_learning_curves(
+            result.successes,
+            result.returns,
+            run.path("curves.png"),
+            optimum=optimum,
+            greedy_episodes=result.curve_episodes,
+            greedy_success=result.curve_success,
+            title=f"Q-learning on {mdp.name} ({mode}, ε-greedy behaviour)",
         )
-    table = Table("quantity", "value", title=f"Q-learning on {mdp.name}")
-    table.add_row(
-        f"success over {evaluation.episodes} gym episodes",
-        f"{evaluation.success_rate:.4f}  "
-        f"[{evaluation.ci_low:.4f}, {evaluation.ci_high:.4f}] ({evaluation.confidence:.0%} CI)",
-    )
-    table.add_row(
-        "exact success of the learned policy", f"{summary['exact_success_probability']:.4f}"
-    )
-    table.add_row(f"optimum within {mdp.max_episode_steps} steps", f"{optimum:.4f}")
-    table.add_row(
-        "training",
-        f"{result.env_steps} steps in {result.seconds:.2f} s "
-        f"({summary['train_steps_per_second']:.0f} steps/s)",
-    )
-    console.print(table)
-    _finish(run_dir, hparams, summary)
+        plot_value_heatmap(
+            result.Q.max(axis=1), mdp.grid, run.path("value.png"), policy, "max_a Q(s, a)"
+        )
+        table = Table("quantity", "value", title=f"Q-learning on {mdp.name}")
+        table.add_row(
+            f"success over {evaluation.episodes} gym episodes",
+            f"{evaluation.success_rate:.4f}  "
+            f"[{evaluation.ci_low:.4f}, {evaluation.ci_high:.4f}] ({evaluation.confidence:.0%} CI)",
+        )
+        table.add_row(
+            "exact success of the learned policy", f"{summary['exact_success_probability']:.4f}"
+        )
+        table.add_row(f"optimum within {mdp.max_episode_steps} steps", f"{optimum:.4f}")
+        table.add_row(
+            "training",
+            f"{result.env_steps} steps in {result.seconds:.2f} s "
+            f"({summary['train_steps_per_second']:.0f} steps/s)",
+        )
+        console.print(table)
+        run.write_summary(summary)
+    _report(run)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 TILES = "SFHG"
 """The four FrozenLake tiles: start, frozen, hole, goal."""
 
+_LETTERS = frozenset(TILES + TILES.lower())
+
 FROZEN_LAKE_MAPS: dict[str, tuple[str, ...]] = {
     "4x4": ("SFFF", "FHFH", "FFFH", "HFFG"),
     "8x8": (
@@ -71,7 +73,7 @@ def parse_map(rows: str | Sequence[str]) -> list[str]:
         rows = rows.splitlines()
     if not isinstance(rows, Sequence) or not all(isinstance(r, str) for r in rows):
         raise TypeError(f"a map is a list of strings, got {type(rows).__name__}")
-    grid = [r.strip().upper() for r in rows if r.strip()]
+    grid = [r.strip() for r in rows if r.strip()]
     if not grid:
         raise ValueError("the map is empty: give at least one row such as 'SFFG'")
     width = len(grid[0])
@@ -81,11 +83,12 @@ def parse_map(rows: str | Sequence[str]) -> list[str]:
                 f"the map is not rectangular: row {i} has {len(row)} tiles, row 0 has {width}"
             )
         for j, tile in enumerate(row):
-            if tile not in TILES:
+            if tile not in _LETTERS:  # checked before upper(), which turns "ß" into "SS"
                 raise ValueError(
                     f"unknown tile {tile!r} at row {i}, column {j}; "
                     f"tiles are S (start), F (frozen), H (hole), G (goal)"
                 )
+    grid = [row.upper() for row in grid]
     text = "".join(grid)
     if "S" not in text:
         raise ValueError("the map has no start tile 'S'")

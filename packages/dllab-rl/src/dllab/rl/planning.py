@@ -51,10 +51,7 @@ def _check_mdp(mdp: Any) -> MDP:
 
 
 def _check_gamma(gamma: Any, allow_one: bool = True) -> float:
-    gamma = check_float(gamma, "gamma")
-    if not 0.0 <= gamma <= 1.0 or (gamma == 1.0 and not allow_one):
-        raise ValueError(f"gamma must be in {'[0, 1]' if allow_one else '[0, 1)'}, got {gamma}")
-    return gamma
+    return check_float(gamma, "gamma", min=0.0, max=1.0, max_open=not allow_one)
 
 
 def _is_plan(mdp: MDP, array: np.ndarray) -> bool:

@@ -15,6 +15,9 @@ import numpy as np
 ARROWS = {0: (-1.0, 0.0), 1: (0.0, 1.0), 2: (1.0, 0.0), 3: (0.0, -1.0)}
 """FrozenLake actions as (dx, dy) in image coordinates: LEFT, DOWN, RIGHT, UP."""
 
+ANNOTATE_MAX = 32
+"""Larger maps are drawn without tile letters, values and arrows (only colours and holes)."""
+
 
 def _grid_of(grid: Sequence[str] | None, n_states: int) -> list[str]:
     if grid is None:
@@ -38,7 +41,8 @@ def plot_value_heatmap(
         V: state values (S,), row-major over the map.
         grid: the map rows (``mdp.grid``).
         path: where the PNG goes.
-        policy: actions (S,) drawn as arrows on the non-terminal tiles, or ``None``.
+        policy: actions (S,) drawn as arrows on the non-terminal tiles, or ``None``; maps
+            over ``ANNOTATE_MAX`` tiles a side get no arrows or text.
         title: the figure title.
     """
     from dllab.core.plotting import new_figure, save_figure
@@ -49,10 +53,15 @@ def plot_value_heatmap(
     rows = _grid_of(grid, V.size)
     n_rows, n_cols = len(rows), len(rows[0])
     values = V.reshape(n_rows, n_cols)
-    size = max(3.0, 0.75 * n_cols + 1.5)
-    fig, ax = new_figure(figsize=(size, size * n_rows / n_cols))
+    size = min(max(3.0, 0.75 * n_cols + 1.5), 12.0)
+    fig, ax = new_figure(figsize=(size, max(size * n_rows / n_cols, 2.0)))
     image = ax.imshow(values, cmap="viridis", vmin=min(0.0, values.min()))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="V(s)")
+    ax.set_title(title)
+    if max(n_rows, n_cols) > ANNOTATE_MAX:  # a large lake: the colours only, holes in black
+        holes = np.frombuffer("".join(rows).encode(), "S1").reshape(n_rows, n_cols) == b"H"
+        ax.imshow(np.ma.masked_where(~holes, holes), cmap="gray_r", vmin=0, vmax=1)
+        return save_figure(fig, path)
     actions = None if policy is None else np.asarray(policy).reshape(n_rows, n_cols)
     mid = (values.max() + min(0.0, values.min())) / 2
     for r in range(n_rows):
@@ -73,7 +82,6 @@ def plot_value_heatmap(
                          head_length=0.12, color=color, length_includes_head=True)  # fmt: skip
     ax.set_xticks(range(n_cols))
     ax.set_yticks(range(n_rows))
-    ax.set_title(title)
     return save_figure(fig, path)
 
 
