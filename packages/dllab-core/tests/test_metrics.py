@@ -9,13 +9,12 @@ import random
 from pathlib import Path
 
 import pytest
+import sacrebleu
 import torch
 from torch.nn import functional as F
 
 from dllab.core.metrics import accuracy, bleu, corpus_bleu, perplexity, tokenize_13a
 from dllab.core.testing import assert_close_to_reference
-
-sacrebleu = pytest.importorskip("sacrebleu")
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -199,7 +198,12 @@ def test_corpus_bleu_edge_cases_match_sacrebleu():
         (["x y z"], [["a b c"]]),  # no matches
         (["a b c d e"], [["a b c d e"], ["a b"]]),  # exact match with a second, shorter ref
         (["a"], [["a b c d"]]),  # shorter than the n-gram order
-        (["the cat"], [["the cat is here"], ["cat the"], ["the"]]),  # closest ref length tie
+        (["the cat"], [["the cat is here"], ["cat the"], ["the"]]),  # one ref as long as hyp
+        # a real tie: refs of 3 and 1 tokens are both 1 away from the 2-token hypothesis; the
+        # shorter one counts (ref_len 1, no brevity penalty), whichever reference comes first
+        (["the cat"], [["the cat sat"], ["cat"]]),
+        (["the cat"], [["cat"], ["the cat sat"]]),
+        (["a b c d", "a b"], [["a b c d e f", "a"], ["a b", "a b c"]]),  # ties in both segments
     ]
     for hyps, refs in cases:
         for smooth in ("exp", "none", "floor", "add-k"):
