@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from dllab.core.data.fashion_mnist import FashionMNIST
     from dllab.core.data.glyphs import GlyphsData
+    from dllab.core.divergence import DivergenceError, DivergenceGuard
     from dllab.core.fundamentals.models import (
         MLP,
         LinearRegression,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         SoftmaxRegression,
         SoftmaxRegressionScratch,
     )
+    from dllab.core.load import load_run
     from dllab.core.metrics import BLEUScore, accuracy, bleu, corpus_bleu, perplexity
     from dllab.core.module import Classifier, Module
     from dllab.core.nn.masking import masked_softmax
@@ -51,6 +53,9 @@ _LAZY = {
     "NonFiniteLossError": "dllab.core.callbacks",
     "CheckpointError": "dllab.core.checkpoint",
     "load_checkpoint": "dllab.core.checkpoint",
+    "DivergenceError": "dllab.core.divergence",
+    "DivergenceGuard": "dllab.core.divergence",
+    "load_run": "dllab.core.load",
     "GlyphsData": "dllab.core.data.glyphs",
     "FashionMNIST": "dllab.core.data.fashion_mnist",
     "download": "dllab.core.data.download",

@@ -1,6 +1,7 @@
 """Lightning callbacks behind dllab's Trainer defaults.
 
-- ``NonFiniteLossGuard`` stops training on a NaN/inf loss, before the bad update is applied.
+- ``NonFiniteLossGuard`` stops training on a NaN/inf loss, before the bad update is applied,
+  and, given a ``DivergenceGuard``, on a diverging loss or non-finite parameters.
 - ``EpochSeed`` reseeds every RNG at each epoch start, so a resumed run replays exactly.
 - ``Curves`` draws training and validation curves to ``curves.png`` (d2l's ProgressBoard).
 - ``RunSummary`` writes the final metrics to ``summary.json``.
@@ -18,6 +19,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
+from dllab.core.divergence import DivergenceError, DivergenceGuard
+from dllab.core.run_checkpoint import parameters_finite
 from dllab.core.runs import write_summary
 
 
@@ -26,11 +29,24 @@ class NonFiniteLossError(RuntimeError):
 
 
 class NonFiniteLossGuard(Callback):
-    """Raise ``NonFiniteLossError`` naming the epoch and step when the loss is not finite.
+    """Stop training on a NaN/inf loss and, with ``divergence``, on a diverging run.
 
-    The check runs in ``on_before_backward``, so the optimizer never applies the bad step and
-    ``last.ckpt`` still holds the last good epoch.
+    The loss is read once per step (one float) in ``on_before_backward``, so the optimizer
+    never applies a bad step and ``last.ckpt`` still holds the last good epoch. The same float
+    feeds the ``DivergenceGuard``; its parameter check runs at each epoch end (before that
+    epoch's checkpoint) and every ``every_n_steps`` steps if set. Errors name the epoch, the
+    global step and the last good checkpoint.
+
+    Args:
+        divergence: the divergence check (its settings and state); ``None`` disables it.
     """
+
+    def __init__(self, divergence: DivergenceGuard | None = None) -> None:
+        self.divergence = divergence
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.divergence is not None:
+            self.divergence.reset()
 
     def on_before_backward(
         self, trainer: L.Trainer, pl_module: L.LightningModule, loss: Tensor
@@ -40,7 +56,50 @@ class NonFiniteLossGuard(Callback):
             raise NonFiniteLossError(
                 f"training loss is {value} at epoch {trainer.current_epoch}, "
                 f"global step {trainer.global_step}: lower the learning rate or check the inputs"
+                f"; last good checkpoint: {last_good_checkpoint(trainer)}"
             )
+        if self.divergence is not None and (reason := self.divergence.update(value)):
+            raise DivergenceError(
+                f"training diverged at epoch {trainer.current_epoch}, global step "
+                f"{trainer.global_step}: {reason}; lower the learning rate. Last good "
+                f"checkpoint: {last_good_checkpoint(trainer)}"
+            )
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any
+    ) -> None:
+        every = self.divergence.every_n_steps if self.divergence is not None else None
+        if every and trainer.global_step % every == 0:
+            self._check_parameters(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            self._check_parameters(trainer, pl_module)  # before this epoch's checkpoint
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check_parameters(trainer, pl_module)
+
+    def _check_parameters(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.divergence is None or not self.divergence.check_parameters:
+            return
+        if not parameters_finite(pl_module):
+            bad = [n for n, p in pl_module.named_parameters() if not p.isfinite().all()]
+            raise DivergenceError(
+                f"parameters {bad[:5]} are no longer finite at epoch {trainer.current_epoch}, "
+                f"global step {trainer.global_step}: training diverged; lower the learning "
+                f"rate. Last good checkpoint: {last_good_checkpoint(trainer)}"
+            )
+
+
+def last_good_checkpoint(trainer: L.Trainer) -> str:
+    """The checkpoint a failed run should be resumed from, as a sentence fragment."""
+    callback = trainer.checkpoint_callback
+    saved = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+    if saved:
+        return str(saved)
+    if trainer.ckpt_path:
+        return f"{trainer.ckpt_path} (the one this run resumed from)"
+    return "none (no checkpoint was saved yet)"
 
 
 class EpochSeed(Callback):
@@ -155,20 +214,30 @@ def plot_history(history: dict[str, list[tuple[int, float]]], path: Path) -> Pat
 
 
 class RunSummary(Callback):
-    """Write the final scalar metrics and the run folder to ``summary.json`` at fit end."""
+    """Collect the final scalar metrics at fit end and write them to ``summary.json``.
 
-    def __init__(self) -> None:
+    The summary is computed on every rank (``trainer.log_dir`` is a collective), and written by
+    rank 0 only. Of the metrics, those logged with ``sync_dist=True`` or by torchmetrics
+    (validation and test loss and accuracy) are reduced across ranks; the training loss is
+    each rank's own.
+
+    Args:
+        write_file: write ``summary.json``; ``False`` leaves that to the caller (the CLI
+            writes it once testing and its own metrics are done).
+    """
+
+    def __init__(self, write_file: bool = True) -> None:
         self.summary: dict[str, Any] = {}
+        self.write_file = write_file
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
         metrics = {k: v for k, v in _scalar_metrics(trainer.callback_metrics).items()}
+        run_dir = trainer.log_dir if trainer.logger is not None else None  # on every rank
         self.summary = {
             **{k.removesuffix("_epoch"): v for k, v in metrics.items() if not k.endswith("_step")},
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "run_dir": str(trainer.log_dir) if trainer.logger else None,
+            "run_dir": str(run_dir) if run_dir else None,
         }
-        if trainer.logger is not None and trainer.log_dir is not None:  # only into a run folder
-            write_summary(trainer.log_dir, self.summary)
+        if self.write_file and run_dir is not None and trainer.is_global_zero:
+            write_summary(run_dir, self.summary)  # only into a run folder
