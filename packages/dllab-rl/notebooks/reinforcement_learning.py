@@ -22,7 +22,7 @@
 #
 # This notebook
 #
-# 1. writes the lake as a **Markov decision process** (MDP) with dense tables;
+# 1. writes the lake as a **Markov decision process** (MDP) with sparse tables;
 # 2. solves it by **value iteration**, one Bellman backup at a time, and checks the answer by
 #    an exact linear solve and by policy iteration;
 # 3. measures what a policy achieves **within the time limit**, and the best that is possible;
@@ -64,9 +64,12 @@ metrics: dict[str, float] = {}
 # ## 1. The MDP
 #
 # gymnasium stores the dynamics as `env.unwrapped.P[s][a]`, a list of
-# `(probability, next_state, reward, terminated)` tuples. `MDP.from_gym` turns it into the
-# tensors $T[s, a, s'] = P(s' \mid s, a)$ and $R[s, a] = \mathbb{E}[r \mid s, a]$, merging
-# repeated next states (in a corner, two of the three slips bounce off the wall).
+# `(probability, next_state, reward, terminated)` tuples. `MDP.from_gym` turns it into arrays
+# of shape (S, A, K): the K successors of each state and action, `successors[s, a, k]`, with
+# their probabilities `probs[s, a, k]` and rewards, merging repeated next states (in a
+# corner, two of the three slips bounce off the wall). On FrozenLake K = 3, so the tables grow
+# with the number of states, not its square; the dense $T[s, a, s'] = P(s' \mid s, a)$ is
+# still there for small lakes, and $R[s, a] = \mathbb{E}[r \mid s, a]$.
 
 # %%
 env = make_frozen_lake(LAKE, slippery=True)
@@ -74,10 +77,9 @@ mdp = MDP.from_gym(env)
 print(mdp.name, "states:", mdp.n_states, "actions:", mdp.n_actions)
 print("time limit:", mdp.max_episode_steps, "| terminal states:", np.flatnonzero(mdp.terminal))
 print("gymnasium's list for (s=0, LEFT):", env.unwrapped.P[0][0])
-print(
-    "merged row T[0, LEFT]:", {int(s): round(float(p), 3) for s, p in enumerate(mdp.T[0, 0]) if p}
-)
-assert np.allclose(mdp.T.sum(axis=2), 1.0)
+print("successors of (0, LEFT):", mdp.successors[0, 0], "probabilities:", mdp.probs[0, 0].round(3))
+print("the same row of the dense T:", mdp.T[0, 0].round(3))
+assert np.allclose(mdp.probs.sum(axis=2), 1.0)
 
 # %% [markdown]
 # ## 2. Value iteration, step by step
@@ -86,14 +88,14 @@ assert np.allclose(mdp.T.sum(axis=2), 1.0)
 #
 # $$V_{k+1}(s) = \max_a \Big( R(s, a) + \gamma \sum_{s'} T(s, a, s')\, V_k(s') \Big),$$
 #
-# with $V(s) = 0$ in terminal states. One backup by hand, as a matrix product over all states
-# and actions at once:
+# with $V(s) = 0$ in terminal states. One backup by hand, over all states and actions at
+# once: gather $V$ at every successor, weight by the probabilities, sum over $k$:
 
 # %%
 gamma = 0.99
 alive = ~mdp.terminal
 V0 = np.zeros(mdp.n_states)
-Q1 = mdp.R + gamma * mdp.T @ (V0 * alive)  # (S, A)
+Q1 = mdp.R + gamma * (mdp.probs * (V0 * alive)[mdp.successors]).sum(axis=2)  # (S, A)
 V1 = Q1.max(axis=1) * alive  # (S,)
 print("states with value after one backup:", np.flatnonzero(V1), "->", V1[V1 > 0].round(3))
 
@@ -153,6 +155,20 @@ metrics["optimal_success_probability"] = optimal_success_probability(mdp)
 print(f"greedy policy of V: P(goal within {mdp.max_episode_steps} steps) = "
       f"{metrics['vi_success_probability']:.4f}")  # fmt: skip
 print(f"best possible within the limit:             {metrics['optimal_success_probability']:.4f}")
+
+# %% [markdown]
+# The gap closes with a policy that looks at the clock. With $\gamma = 1$, `value_iteration`
+# plans for the time limit by backward induction: $V_h(s)$ is the best expected return with
+# $h$ steps left, and the best action depends on $h$. Its answer is a *plan*, an action for
+# every state and step, whose success is exactly the optimum.
+
+# %%
+finite = value_iteration(mdp, gamma=1.0)
+metrics["plan_success_probability"] = success_probability(mdp, finite.plan)
+print(f"{finite.horizon}-step plan {finite.plan.shape}: P(goal within the limit) = "
+      f"{metrics['plan_success_probability']:.4f}")  # fmt: skip
+changes = (finite.plan != finite.plan[0]).any(axis=1).sum()
+print(f"steps at which some action differs from the first step's: {changes}")
 
 # %% [markdown]
 # ## 4. Q-learning, without the model

@@ -26,5 +26,6 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     assert metrics["vi_vs_exact_max_error"] < 1e-7  # tol 1e-10 at gamma 0.99: error <= 1e-8
     assert metrics["pi_vs_vi_max_error"] < 1e-7
     assert round(metrics["optimal_success_probability"], 2) == 0.74
+    assert abs(metrics["plan_success_probability"] - metrics["optimal_success_probability"]) < 1e-12
     assert metrics["q_learning_exact_success"] >= 0.70
     assert metrics["q_learning_success_rate"] >= 0.66  # 2000 episodes: 0.73 minus 3 std errors

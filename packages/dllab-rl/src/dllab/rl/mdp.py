@@ -86,24 +86,46 @@ def _canonical(
                 weighted[..., j][same] += weighted[..., k][same]
                 p[..., k][same] = 0.0
                 succ[..., k][same] = -1  # merged away; matches nothing any more
-    real = p > 0
-    K = max(int(real.sum(axis=2).max()), 1)
-    key = np.where(real, succ, np.iinfo(np.intp).max)
-    if K < M or (key[..., 1:] < key[..., :-1]).any():  # not sorted yet
-        order = np.argsort(key, axis=2, kind="stable")[..., :K]  # real ones first, by state
-        del key
+    succ[p <= 0] = _PAD  # the sort key: zero-probability slots go last
+    if M <= 8:  # a few slots: a sorting network over (S, A) slices beats a per-row argsort
+        _sort_slots(succ, p, weighted)
+    else:
+        order = np.argsort(succ, axis=2, kind="stable")
         flat = order + np.arange(0, S * A * M, M).reshape(S, A, 1)  # indices into .ravel()
-        del order
-        succ, p, weighted, real = (x.ravel()[flat] for x in (succ, p, weighted, real))
-        del flat
+        succ, p, weighted = (x.ravel()[flat] for x in (succ, p, weighted))
+    real = succ < _PAD
+    counts = real.sum(axis=2)  # (S, A): real successors, at least 1 (probabilities sum to 1)
+    K = int(counts.max())
+    if K < M:  # drop the slots that hold padding everywhere
+        succ, p, weighted, real = (
+            np.ascontiguousarray(x[..., :K]) for x in (succ, p, weighted, real)
+        )
     rewards = np.divide(weighted, p, out=weighted, where=real)
     rewards[~real] = 0.0
-    last = real.sum(axis=2) - 1  # (S, A): the last real successor
+    last = counts - 1  # the last real successor
     for k in range(1, K):  # padding repeats it, with probability 0
         pad = np.nonzero(~real[..., k])
         succ[..., k][pad] = succ[(*pad, last[pad])]
         p[..., k][pad] = 0.0
     return succ, p, rewards
+
+
+_PAD = np.iinfo(np.intp).max
+
+
+def _sort_slots(key: np.ndarray, *payload: np.ndarray) -> None:
+    """Sort the last axis of ``key`` in place (odd-even transposition), carrying ``payload``.
+
+    Only the slots that swap are touched, so no temporary is as large as the arrays.
+    """
+    M = key.shape[-1]
+    for round_ in range(M):
+        for i in range(round_ % 2, M - 1, 2):
+            swap = np.nonzero(key[..., i] > key[..., i + 1])
+            for x in (key, *payload):
+                first = x[..., i][swap]
+                x[..., i][swap] = x[..., i + 1][swap]
+                x[..., i + 1][swap] = first
 
 
 @dataclass(frozen=True, eq=False)
