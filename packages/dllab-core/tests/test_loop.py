@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 
+import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
+from torch import nn
 
+from dllab.core.data.datamodule import TensorDataModule
 from dllab.core.loop import LeanEpochLoop
+from dllab.core.module import Classifier
 from dllab.core.testing import BoringDataModule, BoringModel, quick_trainer
 
 # every hook a Lightning callback can implement, per batch or not
@@ -261,3 +265,104 @@ def test_a_none_batch_is_skipped_and_counted_as_in_lightning(tmp_path):
         results[lean] = (trainer.global_step, progress.completed, model.net.weight.detach())
     assert results[True][:2] == results[False][:2] == (4, 5)
     assert torch.equal(results[True][2], results[False][2])
+
+
+# ---- the training recipe keeps the direct step, with Lightning's automatic-loop results ----
+
+
+class RecipeNet(Classifier):
+    """A classifier with biases and a norm layer; records each scheduler step it is asked for."""
+
+    def __init__(self, **recipe) -> None:
+        super().__init__(num_classes=3, **recipe)
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3))
+        self.calls: list[tuple] = []
+
+    def lr_scheduler_step(self, scheduler, metric):
+        self.calls.append(_snapshot(self.trainer, self, "module.lr_scheduler_step", ()))
+        super().lr_scheduler_step(scheduler, metric)
+
+
+class LearningRates(Callback):
+    """Every group's learning rate and the optimization mode, after each training batch."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        lrs = tuple(group["lr"] for group in trainer.optimizers[0].param_groups)
+        self.seen.append((trainer.global_step, lrs, pl_module.automatic_optimization))
+
+
+def _recipe_data() -> TensorDataModule:
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(96, 8, generator=g)
+    y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()  # 3 classes
+    return TensorDataModule((X, y), batch_size=16, val_fraction=0.25)  # 72 rows: 5 batches
+
+
+def _fit_recipe(tmp_path, kind: str, recipe: dict):
+    torch.manual_seed(0)
+    model, rates = RecipeNet(**recipe), LearningRates()
+    if kind == "plain":  # Lightning alone: automatic optimization, its own loop
+        trainer = L.Trainer(
+            max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, callbacks=[rates],
+            default_root_dir=tmp_path / kind,
+        )  # fmt: skip
+    else:
+        trainer = quick_trainer(
+            tmp_path / kind, max_epochs=2, lean_loop=kind == "lean", seed=None, curves=False,
+            checkpoint=False, callbacks=[rates],
+        )  # fmt: skip
+    trainer.fit(model, datamodule=_recipe_data())
+    return trainer, model, rates
+
+
+RECIPES = {
+    "onecycle": {"schedule": "onecycle"},
+    "cosine-warmup": {"schedule": "cosine", "warmup_steps": 3},
+    "no-decay-groups": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1,
+                        "decay_norm_and_bias": False},
+    "label-smoothing": {"label_smoothing": 0.2},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+    "all": {"schedule": "cosine", "warmup_fraction": 0.2, "momentum": 0.9, "nesterov": True,
+            "weight_decay": 0.01, "decay_norm_and_bias": False, "label_smoothing": 0.1},
+}  # fmt: skip
+
+
+def _but_manual(calls: list[tuple]) -> list[tuple]:
+    return [call[:5] + call[6:] for call in calls]  # _snapshot's field 5: manual optimization
+
+
+@pytest.mark.parametrize("recipe", RECIPES.values(), ids=RECIPES.keys())
+def test_each_recipe_gives_lightnings_automatic_results_on_the_direct_step(tmp_path, recipe):
+    runs = {kind: _fit_recipe(tmp_path, kind, recipe) for kind in ("lean", "stock", "plain")}
+    lean, stock, plain = (runs[kind][0] for kind in ("lean", "stock", "plain"))
+    assert lean.fit_loop.epoch_loop.lean_batches == lean.global_step == 10
+    assert stock.fit_loop.epoch_loop.lean_batches == 0 and stock.global_step == 10
+    assert plain.global_step == 10
+    modes = {kind: {mode for *_, mode in rates.seen} for kind, (_, _, rates) in runs.items()}
+    assert modes == {"lean": {False}, "stock": {False}, "plain": {True}}  # direct vs automatic
+    for model in (runs["lean"][1], runs["stock"][1]):
+        assert model.automatic_optimization  # restored after the fit
+    assert runs["lean"][1].calls == runs["stock"][1].calls
+    reference = runs["plain"]
+    for kind in ("lean", "stock"):
+        trainer, model, rates = runs[kind]
+        assert [s[:2] for s in rates.seen] == [s[:2] for s in reference[2].seen], kind
+        # the same lr_scheduler_step calls at the same point (all but the counters of manual
+        # optimization, which Lightning's automatic loop does not advance)
+        assert _but_manual(model.calls) == _but_manual(reference[1].calls), kind
+        for a, b in zip(model.parameters(), reference[1].parameters(), strict=True):
+            assert torch.equal(a, b), kind
+        if "schedule" in recipe:
+            ours, theirs = (t.lr_scheduler_configs[0].scheduler for t in (trainer, plain))
+            assert ours.state_dict() == theirs.state_dict(), kind
+            progress = (t.fit_loop.epoch_loop.scheduler_progress.total for t in (trainer, plain))
+            assert next(progress) == next(progress) and len(model.calls) == 10, kind
+    if "schedule" in recipe:  # the schedule really moved the learning rate
+        assert len({lrs for _, lrs, _ in reference[2].seen}) == 10
+    if not recipe.get("decay_norm_and_bias", True):
+        decays = [g["weight_decay"] for g in lean.optimizers[0].param_groups]
+        assert decays == [recipe["weight_decay"], 0.0]
