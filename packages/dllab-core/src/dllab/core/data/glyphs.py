@@ -4,15 +4,21 @@ Each image is one of ten shapes rendered from a signed-distance function with ra
 position, size, rotation, stroke width and brightness, plus Gaussian pixel noise. It is
 procedurally generated from a seed, so it needs no download, and it has Fashion-MNIST's
 shapes and dtypes, so every model trains on either one unchanged.
+
+``render_glyphs`` also draws at other sizes (the geometry scales with the image) and in
+colour, one RGB colour for all images or one per image over an RGB background, so a colour
+dataset of shapes (for example 32×32 RGB) is built from the same renderer.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from dllab.core.checks import check_int
 from dllab.core.data.datamodule import TensorDataModule
 
 CLASSES = (
@@ -28,6 +34,10 @@ CLASSES = (
     "diamond",
 )
 SIZE = 28
+"""The default image side, in pixels (Fashion-MNIST's)."""
+MIN_SIZE, MAX_SIZE = 8, 1024
+
+Color = Sequence[float] | Tensor
 
 
 def _box(u: Tensor, v: Tensor, half_u: Tensor | float, half_v: Tensor | float) -> Tensor:
@@ -63,9 +73,29 @@ def _signed_plus_rotated(u: Tensor, v: Tensor, s: Tensor, w: Tensor) -> Tensor:
 
 
 def render_glyphs(
-    labels: Tensor, generator: torch.Generator | None = None, noise: float = 0.15
+    labels: Tensor,
+    generator: torch.Generator | None = None,
+    noise: float = 0.15,
+    *,
+    size: int = SIZE,
+    color: Color | None = None,
+    background: Color | None = None,
 ) -> Tensor:
-    """Render one jittered glyph per label: returns float32 images (N, 1, 28, 28) in [0, 1]."""
+    """Render one jittered glyph per label, as float32 images in ``[0, 1]``.
+
+    Args:
+        labels: class indices ``(N,)`` into ``CLASSES``.
+        generator: the random source for position, size, rotation, stroke, brightness and
+            noise (the default generator if ``None``).
+        noise: standard deviation of the Gaussian pixel noise, >= 0.
+        size: image side in pixels, in ``[8, 1024]``; positions, sizes, strokes and edge
+            softness scale with it (28 is Fashion-MNIST's).
+        color: ``None`` for grayscale ``(N, 1, size, size)``; else RGB ``(N, 3, size, size)``
+            with the ink in this colour: three values in ``[0, 1]``, or a tensor ``(3,)`` or
+            ``(N, 3)`` (one colour per image).
+        background: RGB background (same forms as ``color``; black by default). Each pixel is
+            ``background * (1 - ink) + color * ink``, with ``ink`` the grayscale image.
+    """
     labels = torch.as_tensor(labels)
     if labels.dtype not in (torch.int64, torch.int32) or labels.ndim != 1:
         raise TypeError("labels must be a 1-D integer tensor")
@@ -73,27 +103,63 @@ def render_glyphs(
         raise ValueError(f"labels must lie in [0, {len(CLASSES) - 1}]")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
+    size = check_int(size, "size", min=MIN_SIZE, max=MAX_SIZE)
     n = len(labels)
+    if color is None and background is not None:
+        raise ValueError("background needs color: pass color= for an RGB image")
+    rgb = None if color is None else _rgb(color, "color", n)  # (N or 1, 3, 1, 1)
+    bg = None if background is None else _rgb(background, "background", n)
+    ink = _render_ink(labels, generator, noise, size)  # (N, 1, H, W)
+    if rgb is None:
+        return ink
+    return ink * rgb if bg is None else bg * (1 - ink) + rgb * ink  # (N, 3, H, W)
+
+
+def _rgb(value: Color, name: str, n: int) -> Tensor:
+    """A colour as a float32 tensor ``(1 or N, 3, 1, 1)``, checked to lie in ``[0, 1]``."""
+    if isinstance(value, str) or not isinstance(value, Tensor | Sequence):
+        raise TypeError(f"{name} must be three numbers or a tensor (3,) or (N, 3), got {value!r}")
+    try:
+        rgb = torch.as_tensor(value, dtype=torch.float32)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must hold numbers, got {value!r}") from error
+    if rgb.shape == (3,):
+        rgb = rgb[None]
+    if rgb.ndim != 2 or rgb.shape[1] != 3 or len(rgb) not in (1, n):
+        raise ValueError(
+            f"{name} must have shape (3,) or (N, 3) with N = {n} images, got {tuple(rgb.shape)}"
+        )
+    if not torch.isfinite(rgb).all() or rgb.min() < 0 or rgb.max() > 1:
+        raise ValueError(f"{name} values must lie in [0, 1], got {value!r}")
+    return rgb[:, :, None, None]
+
+
+def _render_ink(
+    labels: Tensor, generator: torch.Generator | None, noise: float, size: int
+) -> Tensor:
+    """Grayscale glyphs ``(N, 1, size, size)``: lengths are drawn for 28 pixels, then scaled."""
+    n = len(labels)
+    scale = size / SIZE  # exactly 1.0 by default: the 28-pixel output is unchanged
 
     def uniform(lo: float, hi: float) -> Tensor:
         return lo + (hi - lo) * torch.rand(n, 1, 1, generator=generator)
 
-    cx, cy = uniform(-2.0, 2.0), uniform(-2.0, 2.0)  # centre offset, pixels
-    s, w = uniform(5.5, 9.5), uniform(1.0, 2.2)  # size and stroke half-width, pixels
+    cx, cy = uniform(-2.0, 2.0) * scale, uniform(-2.0, 2.0) * scale  # centre offset, pixels
+    s, w = uniform(5.5, 9.5) * scale, uniform(1.0, 2.2) * scale  # size, stroke half-width
     angle = uniform(-0.25, 0.25)  # radians, about ±15°
     brightness = uniform(0.55, 1.0)
-    grid = torch.arange(SIZE, dtype=torch.float32) - (SIZE - 1) / 2
-    x, y = grid.view(1, 1, SIZE) - cx, grid.view(1, SIZE, 1) - cy  # (N, H, W) after broadcast
+    grid = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    x, y = grid.view(1, 1, size) - cx, grid.view(1, size, 1) - cy  # (N, H, W) after broadcast
     u = x * torch.cos(angle) + y * torch.sin(angle)
     v = -x * torch.sin(angle) + y * torch.cos(angle)
     v = -v  # so that "up" is up in the image
-    chosen = torch.empty_like(u.expand(n, SIZE, SIZE))  # (N, H, W) signed distance
+    chosen = torch.empty_like(u.expand(n, size, size))  # (N, H, W) signed distance
     for label, name in enumerate(CLASSES):
         i = (labels == label).nonzero().squeeze(1)
         if len(i):
             shape = _SHAPES[name]
             chosen[i] = shape(u[i], v[i], torch.sqrt(u[i] ** 2 + v[i] ** 2), s[i], w[i])
-    ink = torch.sigmoid(-chosen / 0.6) * brightness  # soft edges
+    ink = torch.sigmoid(-chosen / (0.6 * scale)) * brightness  # soft edges
     ink = ink + noise * torch.randn(ink.shape, generator=generator, dtype=torch.float32)
     return ink.clamp(0, 1).unsqueeze(1)  # (N, 1, H, W)
 
