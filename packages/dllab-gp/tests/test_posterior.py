@@ -77,6 +77,32 @@ def test_full_covariance_matches_gpytorch_and_the_blocked_variances(data_2d):
     assert_close_to_reference(var, cov.diagonal(), atol=1e-12, name="blocked variance")
 
 
+def test_full_covariance_with_noise_matches_gpytorch_likelihood(data_2d):
+    """``full_cov=True, include_noise=True`` is the latent covariance plus ``σ²I`` (to 1e-6)."""
+    import gpytorch
+
+    x, y, x_test = data_2d
+    gp = GaussianProcess(SpecKernel("rbf"))
+    values = _values(gp, seed=5)
+    gp.set_hyperparameters(values)
+    model, likelihood = make_gpytorch_model(x, y, "rbf")
+    model.set_hyperparameters(values)
+    model.eval()
+    likelihood.eval()
+    with torch.no_grad(), gpytorch.settings.max_cholesky_size(10_000):
+        reference = likelihood(model(x_test))  # y* = f* + ε
+    posterior = gp.posterior(x, y)
+    mean, cov = posterior.predict(x_test, full_cov=True, include_noise=True)
+    assert_close_to_reference(mean, reference.mean, atol=TOL, name="noisy mean")
+    assert_close_to_reference(cov, reference.covariance_matrix, atol=TOL, name="noisy covariance")
+    _, latent = posterior.predict(x_test, full_cov=True)
+    noise = float(values["noise"])
+    eye = torch.eye(x_test.shape[0], dtype=torch.float64)
+    assert_close_to_reference(cov - latent, noise * eye, atol=1e-12, name="added noise")
+    _, var = posterior.predict(x_test, include_noise=True, batch_size=4)
+    assert_close_to_reference(var, cov.diagonal(), atol=1e-12, name="blocked noisy variance")
+
+
 def _sklearn_pair(name: str):
     """(our kernel, the same scikit-learn kernel) with fixed hyperparameters."""
     if name == "rbf":

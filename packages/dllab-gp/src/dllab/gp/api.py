@@ -28,6 +28,7 @@ from dllab.core.checks import (
     check_probability,
 )
 from dllab.core.runs import atomic_write_bytes
+from dllab.gp.posterior import check_scale
 from dllab.gp.spec import canonical_spec
 
 if TYPE_CHECKING:
@@ -101,8 +102,6 @@ def check_training_data(x: Any, y: Any) -> tuple[Tensor, Tensor]:
         ValueError: for mismatched shapes, fewer than 2 rows, NaN/inf values, or magnitudes
             whose squares overflow float64 (``posterior.MAX_MAGNITUDE``).
     """
-    from dllab.gp.posterior import check_scale
-
     x = as_inputs(x)
     y = as_targets(y, x.shape[0])
     if x.shape[0] < 2:
@@ -241,6 +240,7 @@ class GPRegressor:
         engine = self._fitted()
         z = normal_quantile(level)
         x = as_inputs(x, "x", self.num_dims)
+        check_scale(x, "x")
         mean, var = engine.predict(x, include_noise)
         mean, std = mean.detach(), var.detach().clamp_min(0).sqrt()
         return Prediction(mean, std, mean - z * std, mean + z * std, level)

@@ -13,9 +13,11 @@ summary as JSON. torch and gpytorch load inside the commands, so ``dllab --help`
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -26,6 +28,30 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+T = TypeVar("T")
+
+
+class Backend(StrEnum):
+    """Where inference runs."""
+
+    scratch = "scratch"
+    gpytorch = "gpytorch"
+
+
+class Optimizer(StrEnum):
+    """How the evidence is maximised."""
+
+    lbfgs = "lbfgs"
+    adam = "adam"
+
+
+class Dataset(StrEnum):
+    """Embedded datasets (``dllab.gp.data.SYNTHETIC``)."""
+
+    sin_1d = "sin-1d"
+    bumps_2d = "bumps-2d"
+
+
 KernelOpt = Annotated[
     str,
     typer.Option(
@@ -34,42 +60,67 @@ KernelOpt = Annotated[
     ),
 ]
 MODEL_FILE = "model.pt"
+MAX_XMAX = 1e6
+"""Largest ``--xmax`` of ``prior`` (the plot's x range)."""
+
+
+def _checked(param: str, check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a ``dllab.core.checks`` check; its error becomes a one-line usage error (exit 2)."""
+    try:
+        return check(*args, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise typer.BadParameter(str(err), param_hint=param) from None
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """End the command with a one-line error: exit 2 for bad input, 1 for a failed run."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 def _kernel(spec: str) -> str:
     from dllab.gp.spec import canonical_spec
 
+    return _checked("--kernel", canonical_spec, spec)
+
+
+def _hparams(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as plain values for hparams.yaml (enums as their strings, paths as text)."""
+    plain = {}
+    for key, value in options.items():
+        if isinstance(value, StrEnum):
+            value = value.value
+        elif isinstance(value, Path):
+            value = str(value)
+        plain[key] = value
+    return plain
+
+
+@contextmanager
+def _run(runs_dir: Path, name: str, hparams: dict[str, Any]) -> Iterator[Any]:
+    """``dllab.core.runs.run_folder`` with the CLI's error policy.
+
+    A runs folder that cannot be created is a bad ``--runs-dir`` (exit 2). Bad input found
+    inside the run (a ``ValueError``, e.g. a kernel matrix that is never positive definite)
+    ends with a one-line error, exit 2; an ``OSError`` (disk full, no permission) with a
+    one-line error, exit 1. Either way ``run_folder`` has removed a folder that held only
+    hparams, or marked it failed: no summary.json is left behind.
+    """
+    from dllab.core.runs import run_folder
+
     try:
-        return canonical_spec(spec)
+        with ExitStack() as stack:
+            try:
+                run = stack.enter_context(run_folder(runs_dir, name, _hparams(hparams)))
+            except OSError as err:
+                raise typer.BadParameter(str(err), param_hint="--runs-dir") from None
+            yield run
     except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--kernel") from None
-
-
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"must be > 0, got {value}", param_hint=name)
-
-
-def _finish(run_dir: Path, hparams: dict[str, Any], summary: dict[str, Any]) -> None:
-    from dllab.core.runs import write_hparams, write_summary
-
-    write_hparams(run_dir, hparams)
-    write_summary(run_dir, summary)
-    typer.echo(f"run folder: {run_dir}")
-    typer.echo(json.dumps(json.loads((run_dir / "summary.json").read_text()), sort_keys=True))
-
-
-def _in_new_run(runs_dir: Path, name: str, write: Any) -> Path:
-    """Create the run folder, let ``write(run_dir)`` fill it; remove it again on failure."""
-    from dllab.core.runs import new_run_dir
-
-    run_dir = new_run_dir(runs_dir, name)
-    try:
-        write(run_dir)
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    return run_dir
+        _fail(str(err), 2)
+    except OSError as err:
+        _fail(str(err), 1)
+    typer.echo(f"run folder: {run.dir}")
+    typer.echo(json.dumps(json.loads(run.path("summary.json").read_text()), sort_keys=True))
 
 
 @app.command("prior")
@@ -77,23 +128,28 @@ def prior_command(
     kernel: KernelOpt = "rbf",
     lengthscale: Annotated[
         list[float] | None,
-        typer.Option("--lengthscale", help="Lengthscale; repeat for one panel each."),
+        typer.Option("--lengthscale", help="Lengthscale (> 0); repeat for one panel each."),
     ] = None,
     period: Annotated[float, typer.Option("--period", help="Period (periodic kernel).")] = 2.0,
     samples: Annotated[int, typer.Option("--samples", min=1, max=50)] = 5,
     points: Annotated[int, typer.Option("--points", min=2, max=2000, help="Grid size.")] = 200,
-    xmax: Annotated[float, typer.Option("--xmax", help="Plot x in [0, xmax].")] = 10.0,
+    xmax: Annotated[
+        float, typer.Option("--xmax", min=0.0, max=MAX_XMAX, help="Plot x in [0, xmax].")
+    ] = 10.0,
     seed: Seed = 0,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Plot functions drawn from a GP prior, one panel per lengthscale."""
     options = dict(locals())
+    from dllab.core.checks import check_float, check_positive
+
     spec = _kernel(kernel)
-    lengthscales = list(lengthscale or [0.5, 1.0, 2.0])
-    for value in lengthscales:
-        _positive("--lengthscale", value)
-    _positive("--period", period)
-    _positive("--xmax", xmax)
+    lengthscales = [
+        _checked("--lengthscale", check_positive, v, "lengthscale")
+        for v in lengthscale or [0.5, 1.0, 2.0]
+    ]
+    _checked("--period", check_positive, period, "period")
+    _checked("--xmax", check_float, xmax, "xmax", min=0.0, max=MAX_XMAX, min_open=True)
     import torch
 
     from dllab.gp.kernels import LinearKernel, PeriodicKernel, SpecKernel, _LengthscaleKernel
@@ -112,36 +168,36 @@ def prior_command(
             if isinstance(m, LinearKernel):
                 m.variance = 1.0 / xmax**2
         g = torch.Generator().manual_seed(seed)
-        panels.append((f"{spec}, lengthscale={ls:g}", x[:, 0], sample_prior(k, x, samples, 0, g)))
+        try:
+            draws = sample_prior(k, x, samples, 0, g)
+        except ValueError as err:  # e.g. a covariance that no jitter makes positive definite
+            _fail(f"cannot sample this prior: {err}")
+        panels.append((f"{spec}, lengthscale={ls:g}", x[:, 0], draws))
 
-    def write(run_dir: Path) -> None:
-        plot_prior_samples(panels, run_dir / "prior.png")
-        options.update(kernel=spec, lengthscale=lengthscales)
-        _finish(
-            run_dir, options, {"kernel": spec, "lengthscales": lengthscales, "plot": "prior.png"}
-        )
-
-    _in_new_run(runs_dir, "gp-prior", write)
+    options.update(kernel=spec, lengthscale=lengthscales)
+    with _run(runs_dir, "gp-prior", options) as run:
+        plot_prior_samples(panels, run.path("prior.png"))
+        run.write_summary({"kernel": spec, "lengthscales": lengthscales, "plot": "prior.png"})
 
 
 def _load_training_data(
-    data: Path | None, x: str | None, y: str | None, dataset: str, n: int, noise: float, seed: int
+    data: Path | None,
+    x: str | None,
+    y: str | None,
+    dataset: Dataset,
+    n: int,
+    noise: float,
+    seed: int,
 ) -> Any:
-    from dllab.gp.data import SYNTHETIC, load_csv, synthetic
+    from dllab.gp.data import load_csv, synthetic
 
     if data is None:
         if x is not None or y is not None:
             raise typer.BadParameter("--x/--y need a DATA.csv argument", param_hint="--x/--y")
-        if dataset not in SYNTHETIC:
-            choices = ", ".join(SYNTHETIC)
-            raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {choices}")
-        return synthetic(dataset, n, noise, seed)
+        return synthetic(dataset.value, n, noise, seed)
     if x is None or y is None:
         raise typer.BadParameter("a CSV needs --x col[,col] and --y col", param_hint="--x/--y")
-    try:
-        return load_csv(data, x, y)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="DATA") from None
+    return _checked("DATA", load_csv, data, x, y)
 
 
 def _print_hyperparameters(hyper: dict[str, Any], lml: float) -> None:
@@ -201,63 +257,91 @@ def fit_command(
     x: Annotated[str | None, typer.Option("--x", help="Input column(s): col[,col].")] = None,
     y: Annotated[str | None, typer.Option("--y", help="Target column.")] = None,
     dataset: Annotated[
-        str, typer.Option("--dataset", help="Embedded data when no CSV: sin-1d or bumps-2d.")
-    ] = "sin-1d",
+        Dataset, typer.Option("--dataset", help="Embedded data when no CSV.")
+    ] = Dataset.sin_1d,
     n: Annotated[int, typer.Option("--n", min=3, help="Points of embedded data.")] = 200,
     noise: Annotated[float, typer.Option("--noise", min=0.0, help="Noise std (embedded).")] = 0.2,
     kernel: KernelOpt = "rbf",
-    backend: Annotated[str, typer.Option("--backend", help="scratch or gpytorch.")] = "scratch",
+    backend: Annotated[Backend, typer.Option("--backend")] = Backend.scratch,
     optimizer: Annotated[
-        str | None, typer.Option("--optimizer", help="lbfgs or adam (default per backend).")
+        Optimizer | None, typer.Option("--optimizer", help="Default: lbfgs (scratch), adam.")
     ] = None,
-    restarts: Annotated[int, typer.Option("--restarts", min=1)] = 3,
+    restarts: Annotated[int, typer.Option("--restarts", min=1, max=100)] = 3,
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Steps per start.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = None,
     ard: Annotated[bool, typer.Option("--ard", help="One lengthscale per input.")] = False,
+    max_points: Annotated[
+        int | None,
+        typer.Option(
+            "--max-points", min=2, help="Fit on a random subsample of at most this many rows."
+        ),
+    ] = None,
     seed: Seed = 0,
     runs_dir: RunsDir = Path("runs"),
     quick: Quick = False,
 ) -> None:
     """Fit GP hyperparameters, plot the posterior with its 95% region, save the model."""
     options = dict(locals())
+    from dllab.core.checks import check_float, check_positive
+
     options["kernel"] = spec = _kernel(kernel)
-    if backend not in ("scratch", "gpytorch"):
-        raise typer.BadParameter(
-            f"must be scratch or gpytorch, got {backend!r}", param_hint="--backend"
-        )
-    if optimizer not in (None, "lbfgs", "adam"):
-        raise typer.BadParameter(
-            f"must be lbfgs or adam, got {optimizer!r}", param_hint="--optimizer"
-        )
-    _positive("--lr", lr)
+    if lr is not None:
+        _checked("--lr", check_positive, lr, "lr")
+    _checked("--noise", check_float, noise, "noise", min=0.0)
     options["quick"] = quick = quick_mode(quick)
     if quick:
         n, iters, restarts = min(n, 60), min(iters or 20, 20), 1
         options.update(n=n, iters=iters, restarts=restarts)
+    from dllab.gp.backends import BACKENDS
+
+    way_out = "pass --max-points M to fit on a seeded random subsample of M rows"
+    engine = BACKENDS[backend.value]
+    if data is None:  # embedded data: refuse a size the machine cannot hold before making it
+        _guard_memory(engine, n if max_points is None else min(n, max_points), way_out)
     train = _load_training_data(data, x, y, dataset, n, noise, seed)
-    from dllab.gp.api import GPRegressor
+    if max_points is not None:
+        from dataclasses import replace
 
-    gp = GPRegressor(spec, backend, ard=ard, seed=seed)
-    gp.fit(train.x, train.y, optimizer, restarts, iters, lr, progress=True)
-    lml = gp.log_marginal_likelihood()
-    hyper = gp.hyperparameters()
-    _print_hyperparameters(hyper, lml)
+        from dllab.gp.data import subsample
 
-    def write(run_dir: Path) -> None:
-        metrics = _plot_fit(gp, train, run_dir / "posterior.png")
-        meta = {"x_columns": train.x_columns, "y_column": train.y_column}
-        gp.save(run_dir / MODEL_FILE, metadata=meta)
-        summary = {
-            "kernel": spec,
-            "backend": backend,
-            "n": len(train.y),
-            "log_marginal_likelihood": lml,
-            "hyperparameters": hyper,
-            **metrics,
-        }
-        _finish(run_dir, {**options, "data": str(data) if data else None}, summary)
+        sub_x, sub_y = subsample(train.x, train.y, max_points, seed)
+        train = replace(train, x=sub_x, y=sub_y)
+    from dllab.gp.api import GPRegressor, check_training_data
 
-    _in_new_run(runs_dir, "gp-fit", write)
+    _checked("DATA", check_training_data, train.x, train.y)
+    _guard_memory(engine, len(train.y), way_out)
+    gp = GPRegressor(spec, backend.value, ard=ard, seed=seed)
+    options["data"] = str(data) if data else None
+    with _run(runs_dir, "gp-fit", options) as run:
+        gp.fit(train.x, train.y, optimizer, restarts, iters, lr, progress=True)
+        lml = gp.log_marginal_likelihood()
+        hyper = gp.hyperparameters()
+        _print_hyperparameters(hyper, lml)
+        gp.save(
+            run.path(MODEL_FILE),
+            metadata={"x_columns": train.x_columns, "y_column": train.y_column},
+        )
+        metrics = _plot_fit(gp, train, run.path("posterior.png"))
+        run.write_summary(
+            {
+                "kernel": spec,
+                "backend": backend.value,
+                "n": len(train.y),
+                "log_marginal_likelihood": lml,
+                "hyperparameters": hyper,
+                **metrics,
+            }
+        )
+
+
+def _guard_memory(engine: Any, n: int, way_out: str) -> None:
+    """Refuse (exit 2, one line) an exact GP on ``n`` rows that the machine cannot hold."""
+    from dllab.gp.memory import ProblemTooLargeError
+
+    try:
+        engine.check_memory(n, way_out)
+    except ProblemTooLargeError as err:
+        _fail(str(err))
 
 
 @app.command("predict")
@@ -270,38 +354,31 @@ def predict_command(
     noise: Annotated[
         bool, typer.Option("--noise/--latent", help="Predict noisy y* or the latent f*.")
     ] = True,
-    level: Annotated[float, typer.Option("--level", help="Interval coverage.")] = 0.95,
+    level: Annotated[
+        float, typer.Option("--level", min=0.0, max=1.0, help="Interval coverage, in (0, 1).")
+    ] = 0.95,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Write the predictive mean, std and interval at the inputs of a CSV."""
     options = dict(locals())
-    if not 0 < level < 1:
-        raise typer.BadParameter(f"must be in (0, 1), got {level}", param_hint="--level")
+    from dllab.core.checks import check_float
+
+    _checked("--level", check_float, level, "level", min=0.0, max=1.0, min_open=True, max_open=True)
     model_path = run / MODEL_FILE if run.is_dir() else run
     if not model_path.is_file():
         raise typer.BadParameter(f"no fitted model at {model_path}", param_hint="--run")
     from dllab.gp.api import GPRegressor
     from dllab.gp.data import load_inputs, write_csv
 
-    try:
-        gp = GPRegressor.load(model_path)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--run") from None
+    gp = _checked("--run", GPRegressor.load, model_path)
     columns = x.split(",") if x else gp.metadata.get("x_columns") or ["x1"]
-    try:
-        values = load_inputs(inputs, columns)
-        pred = gp.predict(values, include_noise=noise, level=level)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="INPUTS/--x") from None
+    values = _checked("INPUTS/--x", load_inputs, inputs, columns)
+    pred = _checked("INPUTS/--x", gp.predict, values, include_noise=noise, level=level)
     table = {name.strip(): values[:, j] for j, name in enumerate(columns)}
     table.update(mean=pred.mean.numpy(), std=pred.std.numpy())
     table.update(lower=pred.lower.numpy(), upper=pred.upper.numpy())
-
-    def write(run_dir: Path) -> None:
-        write_csv(run_dir / "predictions.csv", table)
-        summary = {"model": str(model_path), "rows": len(values), "predictions": "predictions.csv"}
-        _finish(
-            run_dir, {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}, summary
+    with _run(runs_dir, "gp-predict", options) as out:
+        write_csv(out.path("predictions.csv"), table)
+        out.write_summary(
+            {"model": str(model_path), "rows": len(values), "predictions": "predictions.csv"}
         )
-
-    _in_new_run(runs_dir, "gp-predict", write)

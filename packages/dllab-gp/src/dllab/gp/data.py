@@ -2,8 +2,9 @@
 
 The embedded datasets need no download: ``sin-1d`` is ``sin(x)`` on ``[0, 10]`` and
 ``bumps-2d`` is ``sin(x₁)·cos(x₂) + 0.3 x₁`` on ``[0, 5]²``, each with Gaussian noise.
-The CSV loader reads named columns and rejects NaNs, non-numeric cells, too few rows and a
-constant target with an error that names the column.
+The CSV loader reads named columns (UTF-8) and rejects NaNs, non-numeric cells, too few rows
+and a constant target with an error that names the column; whatever the file holds, the only
+error it raises is ``ValueError``.
 """
 
 from __future__ import annotations
@@ -123,8 +124,15 @@ def _read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"CSV file not found: {path}")
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text: {err.reason} at byte {err.start}") from None
+    except csv.Error as err:  # a NUL byte, an over-long field, ...
+        raise ValueError(f"{path} is not a readable CSV: {err}") from None
+    except OSError as err:  # no permission, a folder, ...
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
     if not rows:
         raise ValueError(f"{path} is empty; expected a header row of column names")
     header = [h.strip() for h in rows[0]]
@@ -156,6 +164,8 @@ def _column(path: Path, header: list[str], rows: list[list[str]], name: str) -> 
 def _names(columns: str | Sequence[str], what: str) -> list[str]:
     if isinstance(columns, str):
         columns = columns.split(",")
+    if not all(isinstance(c, str) for c in columns):
+        raise TypeError(f"{what} must be a string 'a,b' or a list of names, got {columns!r}")
     names = [c.strip() for c in columns]
     if not names or any(not c for c in names):
         raise ValueError(f"{what} must name one or more columns, e.g. 'a' or 'a,b'")
@@ -166,8 +176,9 @@ def load_inputs(path: str | os.PathLike[str], x_columns: str | Sequence[str]) ->
     """Read input columns from a CSV with a header row, as a float64 ``(n, d)`` array.
 
     Raises:
-        ValueError: if the file or a column is missing, or a cell is empty, NaN, infinite
-            or not a number (the message names the column and row).
+        ValueError: if the file cannot be read as UTF-8 CSV, a column is missing, or a cell
+            is empty, NaN, infinite or not a number (the message names the column and row).
+        TypeError: if ``x_columns`` is neither a string nor a list of strings.
     """
     names = _names(x_columns, "x columns")
     header, rows = _read_table(path)
@@ -201,7 +212,7 @@ def load_csv(
         raise ValueError(f"{path} has {len(rows)} data rows; a GP fit needs at least {MIN_ROWS}")
     x = np.stack([_column(Path(path), header, rows, c) for c in names], axis=1)
     y = _column(Path(path), header, rows, y_name[0])
-    if np.ptp(y) == 0:
+    if y.max() == y.min():
         raise ValueError(
             f"{path}: target column {y_name[0]!r} is constant ({y[0]}); nothing to fit"
         )
