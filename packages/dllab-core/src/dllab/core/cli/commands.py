@@ -14,6 +14,7 @@ import typer
 
 from dllab.core.cli.options import (
     Accelerator,
+    AcceleratorName,
     BatchSize,
     DataDir,
     Devices,
@@ -24,7 +25,6 @@ from dllab.core.cli.options import (
     Resume,
     RunsDir,
     Seed,
-    check_positive,
     quick_mode,
 )
 
@@ -74,38 +74,55 @@ def _image_data(
     return data
 
 
+def _probability(value: float) -> float:
+    from dllab.core.checks import check_probability
+
+    try:
+        return check_probability(value, "the dropout rate")
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+Hidden = Annotated[
+    list[int] | None,
+    typer.Option("--hidden", min=1, max=65536, help="Hidden width; repeat for more layers."),
+]
+Dropout = Annotated[
+    float, typer.Option("--dropout", callback=_probability, help="Dropout rate in [0, 1).")
+]
+
+
 def _train(command: str, make_model: Any, options: dict[str, Any]) -> dict[str, Any]:
-    from dllab.core.cli.training import fit_and_report
+    """Build the data and model inside a ``TrainingCommand`` and fit (see its resume rule)."""
+    from dllab.core.cli.training import TrainingCommand
 
     quick = quick_mode(options["quick"])
     if quick:
         options.update(QUICK)
-    check_positive("--lr", options["lr"])
-    import lightning as L
-
-    L.seed_everything(options["seed"], verbose=False)
-    data = _image_data(
-        options["dataset"],
-        options["samples"],
-        options["batch_size"],
-        options["seed"],
-        options["data_dir"],
-        options["download"],
-    )
-    model = make_model(options)
-    return fit_and_report(
-        model,
-        data,
-        run_name=f"core-{command}",
-        options={**options, "dataset": options["dataset"].value, "quick": quick},
+    options["quick"] = quick
+    with TrainingCommand(
+        f"core-{command}",
+        options,
         epochs=options["epochs"],
         seed=options["seed"],
         runs_dir=options["runs_dir"],
         resume=options["resume"],
         accelerator=options["accelerator"],
         devices=options["devices"],
-        test=options["dataset"] is ImageDataset.fashion_mnist,
-    )
+    ) as run:
+        import lightning as L
+
+        L.seed_everything(options["seed"], verbose=False)
+        data = _image_data(
+            options["dataset"],
+            options["samples"],
+            options["batch_size"],
+            options["seed"],
+            options["data_dir"],
+            options["download"],
+        )
+        model = make_model(options)
+        return run.fit(model, data, test=options["dataset"] is ImageDataset.fashion_mnist)
 
 
 @app.command()
@@ -113,10 +130,8 @@ def mlp(
     epochs: Epochs = 10,
     batch_size: BatchSize = 128,
     lr: Lr = 0.1,
-    hidden: Annotated[
-        list[int] | None, typer.Option("--hidden", help="Hidden width; repeat for more layers.")
-    ] = None,
-    dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.99)] = 0.0,
+    hidden: Hidden = None,
+    dropout: Dropout = 0.0,
     scratch: Scratch = False,
     seed: Seed = 0,
     dataset: DatasetOpt = ImageDataset.glyphs,
@@ -125,11 +140,15 @@ def mlp(
     download: Download = False,
     runs_dir: RunsDir = Path("runs"),
     resume: Resume = False,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator = AcceleratorName.auto,
     devices: Devices = 1,
     quick: Quick = False,
 ) -> None:
-    """Train a multilayer perceptron (default: 784-256-10 with ReLU)."""
+    """Train a multilayer perceptron (default: 784-256-10 with ReLU).
+
+    With --resume, every option but --epochs, --runs-dir, --data-dir, --download,
+    --accelerator, --devices and --quick must match the resumed run; a change is refused.
+    """
     options = dict(locals())
     options["hidden"] = list(hidden or [256])
 
@@ -155,11 +174,15 @@ def softmax(
     download: Download = False,
     runs_dir: RunsDir = Path("runs"),
     resume: Resume = False,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator = AcceleratorName.auto,
     devices: Devices = 1,
     quick: Quick = False,
 ) -> None:
-    """Train softmax regression (a single linear layer with cross-entropy)."""
+    """Train softmax regression (a single linear layer with cross-entropy).
+
+    With --resume, every option but --epochs, --runs-dir, --data-dir, --download,
+    --accelerator, --devices and --quick must match the resumed run; a change is refused.
+    """
     options = dict(locals())
 
     def make(o: dict[str, Any]) -> Any:
