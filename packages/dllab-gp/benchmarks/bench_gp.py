@@ -8,8 +8,9 @@ test points on a grid; RMSE is measured against the noise-free ``sin``. Contende
   50 steps, then ``fast_pred_var`` prediction), float32 as in its tutorial;
 - ``sklearn``: ``GaussianProcessRegressor(C * RBF + WhiteKernel)``, no optimizer restarts.
 
-After a warm-up, the contenders run interleaved ``--repeats`` times and the minimum times are
-compared. Every sample is printed; the last line is one JSON object of ratios.
+After a warm-up on a small dataset, the contenders run interleaved ``--repeats`` times
+(``dllab.core.bench``) and their minimum times are compared. Every sample is printed; the
+last line is one JSON object of ratios.
 
     uv run --frozen python packages/dllab-gp/benchmarks/bench_gp.py [--sizes 1000,3000]
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -112,46 +112,53 @@ def main(
 
     ``threads`` caps torch's and the BLAS pools' threads for every contender alike.
     """
-    if repeats < 1 or not sizes:
-        raise ValueError("need at least one size and one repeat")
+    from dllab.core.checks import check_positive_int
+
+    check_positive_int(repeats, "repeats")
+    if not sizes:
+        raise ValueError("need at least one size")
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(check_positive_int(threads, "threads"))
         with threadpool_limits(threads):
             return _run(sizes, repeats, warmup_n)
     return _run(sizes, repeats, warmup_n)
 
 
+def _timed(x, y, x_test, predictions: dict[str, np.ndarray]) -> dict[str, Callable[[], None]]:
+    """Zero-argument contenders that keep their last prediction in ``predictions``."""
+
+    def bind(name: str, fn: Callable) -> Callable[[], None]:
+        def call() -> None:
+            predictions[name] = fn(x, y, x_test)
+
+        return call
+
+    return {name: bind(name, fn) for name, fn in CONTENDERS.items()}
+
+
 def _run(sizes: tuple[int, ...], repeats: int, warmup_n: int) -> dict:
+    from dllab.core.bench import interleaved, ratio, report
+
     print(f"torch threads: {torch.get_num_threads()}", flush=True)
     x, y, x_test, _ = make_data(warmup_n, seed=1)
-    for name, fn in CONTENDERS.items():  # imports, first-call costs
-        start = time.perf_counter()
-        fn(x, y, x_test)
-        print(f"warm-up {name}: {time.perf_counter() - start:.2f}s", flush=True)
+    warm = interleaved(_timed(x, y, x_test, {}), repeats=1, warmup=0)  # imports, first calls
+    report(f"warm-up (n={warmup_n})", warm, unit=1.0, unit_name="s")
     by_n: dict[int, dict[str, float]] = {}
     for n in sizes:
         x, y, x_test, truth = make_data(n)
-        times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-        errors: dict[str, float] = {}
-        for r in range(repeats):
-            for name, fn in CONTENDERS.items():
-                start = time.perf_counter()
-                pred = fn(x, y, x_test)
-                times[name].append(time.perf_counter() - start)
-                errors[name] = rmse(pred, truth)
-                print(
-                    f"n={n} repeat={r} {name:8s} {times[name][-1]:8.3f}s rmse={errors[name]:.4f}",
-                    flush=True,
-                )
-        best = {name: min(t) for name, t in times.items()}
-        print(f"n={n} min: " + ", ".join(f"{k} {v:.3f}s" for k, v in best.items()), flush=True)
+        predictions: dict[str, np.ndarray] = {}
+        samples = interleaved(_timed(x, y, x_test, predictions), repeats=repeats, warmup=0)
+        best = report(f"n={n} ({repeats} interleaved repeats)", samples, unit=1.0, unit_name="s")
         by_n[n] = {
-            "gpytorch_over_scratch": round(best["gpytorch"] / best["scratch"], 2),
-            "sklearn_over_scratch": round(best["sklearn"] / best["scratch"], 2),
-            **{f"rmse_{name}": round(err, 4) for name, err in errors.items()},
+            "gpytorch_over_scratch": ratio(best, "gpytorch", "scratch", digits=2),
+            "sklearn_over_scratch": ratio(best, "sklearn", "scratch", digits=2),
+            **{f"rmse_{name}": round(rmse(pred, truth), 4) for name, pred in predictions.items()},
         }
+        print(
+            f"n={n} rmse: " + ", ".join(f"{k} {rmse(v, truth):.4f}" for k, v in predictions.items())
+        )
     result = {**by_n[sizes[-1]], "n": sizes[-1], "by_n": by_n}
     print(json.dumps(result), flush=True)
     return result
