@@ -74,3 +74,45 @@ def test_sigkill_then_resume_gives_identical_weights(tmp_path):
     for key in expected:
         assert torch.equal(got[key], expected[key]), key
     assert sorted(os.listdir(tmp_path / "a" / "kill")) == ["version_0", "version_1"]
+
+
+KILLED_WHILE_SAVING = textwrap.dedent(
+    """
+    import os, signal, sys
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+    from dllab.core.testing import BoringDataModule, BoringModel, quick_trainer
+
+    remove = TorchCheckpointIO.remove_checkpoint
+    def remove_then_die(self, path):
+        remove(self, path)  # the old checkpoint is gone; nothing after this line runs
+        os.kill(os.getpid(), signal.SIGKILL)
+    TorchCheckpointIO.remove_checkpoint = remove_then_die
+
+    trainer = quick_trainer(sys.argv[1], max_epochs=4, curves=False)
+    trainer.fit(BoringModel(lr=0.02), BoringDataModule(n=96))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_kill_while_a_checkpoint_is_replaced_resumes_the_right_file_of_the_right_run(tmp_path):
+    from dllab.core.testing import BoringDataModule, BoringModel, quick_trainer
+
+    older = quick_trainer(tmp_path, max_epochs=1, curves=False)
+    older.fit(BoringModel(lr=0.05), BoringDataModule(n=96))  # version_0, other hparams
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_WHILE_SAVING)
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+    folder = tmp_path / "runs" / "test" / "version_1" / "checkpoints"
+    # killed at the first removal: epoch 0's file, once epoch 1's was written
+    assert (folder / "last.ckpt").resolve() == folder / "epoch=1-step=6.ckpt"
+
+    resumed = quick_trainer(tmp_path, max_epochs=4, curves=False)
+    model = BoringModel(lr=0.02)
+    resumed.fit(model, BoringDataModule(n=96), ckpt_path="last")
+    assert resumed.resumed_from == folder / "epoch=1-step=6.ckpt"
+    assert resumed.global_step == 4 * 3 and model.hparams.lr == 0.02
+    assert resumed.run_dir.name == "version_2"

@@ -95,8 +95,9 @@ def verify_digest(path: str | os.PathLike[str], *, warn_if_missing: bool = False
     if file_sha256(path) != expected:
         other = _verified_alternative(path)
         offer = f"; the previous checkpoint {other} verifies" if other else ""
+        shown = f"{path} (a link to {os.readlink(path)})" if path.is_symlink() else str(path)
         raise CheckpointError(
-            f"checkpoint {path} does not match its digest {recorded.name}: its bytes changed "
+            f"checkpoint {shown} does not match its digest {recorded.name}: its bytes changed "
             f"after it was written (disk or copy damage), so it is not loaded{offer}"
         )
     return True
