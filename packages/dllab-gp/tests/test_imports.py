@@ -19,3 +19,9 @@ def test_public_names_resolve_lazily():
 def test_scratch_modules_do_not_import_gpytorch():
     modules = ["dllab.gp.api", "dllab.gp.fit", "dllab.gp.posterior", "dllab.gp.prior"]
     assert_imports_stay_light(modules, ("gpytorch",))
+
+
+def test_the_package_is_marked_typed():
+    from pathlib import Path
+
+    assert (Path(dllab.gp.__file__).parent / "py.typed").is_file()
