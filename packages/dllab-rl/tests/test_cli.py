@@ -168,14 +168,14 @@ def test_a_command_that_fails_before_writing_results_leaves_no_folder(tmp_path, 
 
 
 def test_a_map_too_large_for_memory_is_refused_before_allocating(tmp_path, monkeypatch):
-    import dllab.rl.memory
+    import dllab.core.memory
 
-    monkeypatch.setattr(dllab.rl.memory, "available_memory", lambda: 2**20)  # 1 MiB free
+    monkeypatch.setattr(dllab.core.memory, "available_memory", lambda: 2**20)  # 1 MiB free
     lake = tmp_path / "big.txt"
     lake.write_text("S" + "F" * 63 + "\n" + ("F" * 64 + "\n") * 62 + "F" * 63 + "G\n")
     result = _invoke("value-iteration", "--map", str(lake), "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 2
     error = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(error) == 1 and "the MDP of a 64x64 lake needs about" in error[0]
-    assert "1 MiB is available" in error[0]
+    assert "1.0 MiB is available" in error[0]
     assert not (tmp_path / "runs").exists()

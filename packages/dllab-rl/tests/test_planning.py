@@ -65,12 +65,55 @@ def test_policy_iteration_and_value_iteration_agree(lake8, gamma):
     assert_close(pi.V, policy_evaluation(mdp, vi.policy, gamma), atol=1e-8, name="V")
 
 
-@pytest.mark.parametrize(("fixture", "optimum"), [("lake4", 0.74), ("lake8", 0.91)])
-def test_best_success_within_time_limit_matches_gymnasium(request, fixture, optimum):
-    # gymnasium/envs/__init__.py: FrozenLake-v1 "optimum = 0.74", FrozenLake8x8-v1 "= 0.91"
+@pytest.mark.parametrize(
+    ("fixture", "optimum", "readme"), [("lake4", 0.74, 0.7442), ("lake8", 0.91, 0.9132)]
+)
+def test_best_success_within_time_limit_matches_gymnasium(request, fixture, optimum, readme):
+    # gymnasium/envs/__init__.py: FrozenLake-v1 "optimum = 0.74", FrozenLake8x8-v1 "= 0.91";
+    # the README quotes 4 decimals. One step more or less moves the optimum by about 2e-3
+    # (4x4) and 1.2e-3 (8x8), so a horizon off by one fails the 5e-5 tolerance.
     env, mdp = request.getfixturevalue(fixture)
     assert mdp.max_episode_steps == env.spec.max_episode_steps
-    assert round(optimal_success_probability(mdp), 2) == optimum
+    best = optimal_success_probability(mdp)
+    assert round(best, 2) == optimum
+    assert best == pytest.approx(readme, abs=5e-5)
+    plan = value_iteration(mdp, gamma=1.0).plan  # (H, S): the time-dependent optimum
+    assert plan.shape == (env.spec.max_episode_steps, mdp.n_states)
+    assert success_probability(mdp, plan) == pytest.approx(best, abs=1e-12)
+
+
+# README "Success within the time limit": the greedy policy of discounted value iteration.
+# 4x4 scores 0.7402 for every gamma; on 8x8 gamma 0.995 is best, hence Q-learning's default.
+GREEDY_SUCCESS = {
+    ("lake4", 0.99): 0.7402,
+    ("lake4", 0.995): 0.7402,
+    ("lake4", 0.999): 0.7402,
+    ("lake8", 0.99): 0.8630,
+    ("lake8", 0.995): 0.8936,
+    ("lake8", 0.999): 0.8857,
+}
+
+
+@pytest.mark.parametrize(("fixture", "gamma"), list(GREEDY_SUCCESS))
+def test_greedy_value_iteration_success_per_gamma_is_the_readme_figure(request, fixture, gamma):
+    _, mdp = request.getfixturevalue(fixture)
+    policy = value_iteration(mdp, gamma, tol=1e-10).policy
+    expected = GREEDY_SUCCESS[fixture, gamma]
+    assert success_probability(mdp, policy) == pytest.approx(expected, abs=5e-5)
+
+
+@pytest.mark.parametrize(("fixture", "stationary"), [("lake4", 0.7402), ("lake8", 0.8857)])
+def test_first_step_of_the_plan_played_at_every_step(request, fixture, stationary):
+    _, mdp = request.getfixturevalue(fixture)
+    first = value_iteration(mdp, gamma=1.0).policy
+    assert success_probability(mdp, first) == pytest.approx(stationary, abs=5e-5)
+
+
+def test_default_q_learning_gamma_is_the_best_greedy_gamma_on_8x8():
+    from dllab.rl.qlearning import QLearningConfig
+
+    scores = {g: v for (lake, g), v in GREEDY_SUCCESS.items() if lake == "lake8"}
+    assert QLearningConfig().gamma == max(scores, key=scores.get) == 0.995
 
 
 def test_success_probability_bounds_and_horizon(lake4):

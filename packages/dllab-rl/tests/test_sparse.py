@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import dllab.rl.memory
+import dllab.core.memory
 from dllab.rl.maps import frozen_lake_mdp, make_frozen_lake, random_map
 from dllab.rl.mdp import MDP
 from dllab.rl.planning import (
@@ -150,8 +150,8 @@ def test_explicit_horizon_and_its_checks(lake4):
 def test_memory_is_estimated_before_allocating(monkeypatch, lake4):
     _, mdp = lake4
     with pytest.raises(ValueError, match=r"the MDP of a 3000x3000 lake needs about \d"):
-        dllab.rl.memory.check_memory(1e18, "the MDP of a 3000x3000 lake")
-    monkeypatch.setattr(dllab.rl.memory, "available_memory", lambda: 1000)
+        dllab.core.memory.check_memory(1e18, "the MDP of a 3000x3000 lake")
+    monkeypatch.setattr(dllab.core.memory, "available_memory", lambda: 1000)
     with pytest.raises(ValueError, match="the MDP of a 4x4 lake needs about"):
         frozen_lake_mdp("4x4")
     with pytest.raises(ValueError, match="gymnasium's transition lists for a 4x4 lake"):
@@ -160,15 +160,15 @@ def test_memory_is_estimated_before_allocating(monkeypatch, lake4):
         value_iteration(mdp, 0.9)
     with pytest.raises(ValueError, match="exact policy evaluation of 16 states"):
         policy_evaluation(mdp, np.zeros(16, dtype=int))
-    monkeypatch.setattr(dllab.rl.memory, "available_memory", lambda: None)  # unknown: allowed
+    monkeypatch.setattr(dllab.core.memory, "available_memory", lambda: None)  # unknown: allowed
     assert frozen_lake_mdp("4x4").n_states == 16
 
 
 def test_dense_tables_of_a_large_mdp_are_refused(monkeypatch):
     mdp = frozen_lake_mdp(_open_lake(50))
-    monkeypatch.setattr(dllab.rl.memory, "available_memory", lambda: 100 * 2**20)
+    monkeypatch.setattr(dllab.core.memory, "available_memory", lambda: 100 * 2**20)
     with pytest.raises(
-        ValueError, match=r"dense table T\[s, a, s'\] of 2500 states needs about 191"
+        ValueError, match=r"dense table T\[s, a, s'\] of 2500 states needs about 190.7 MiB"
     ):
         _ = mdp.T  # 2500 * 4 * 2500 * 8 bytes
     assert mdp.probs.shape == (2500, 4, 3)  # the sparse tables are all it holds

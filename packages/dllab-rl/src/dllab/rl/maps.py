@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dllab.core.checks import check_float, check_int, check_positive_int, check_probability
-from dllab.rl.memory import check_memory
+from dllab.core.memory import check_memory
 
 if TYPE_CHECKING:
     from dllab.rl.mdp import MDP

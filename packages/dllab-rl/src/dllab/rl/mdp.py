@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from dllab.core.checks import check_int
-from dllab.rl.memory import check_memory
+from dllab.core.memory import check_memory
 from dllab.rl.sparse import canonical
 
 PROBABILITY_ATOL = 1e-8

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from dllab.core.checks import check_float, check_positive, check_positive_int
+from dllab.core.memory import check_memory
 from dllab.rl.mdp import MDP
-from dllab.rl.memory import check_memory
 
 TIE_ATOL = 1e-12
 """Two action values closer than this are treated as equal by :func:`greedy_policy`."""
