@@ -248,7 +248,7 @@ def q_learning_vectorized(
         actions = _epsilon_greedy(Q, states, config.epsilon(fraction), rng)
         step = sim.step(actions)
         env_steps += num_envs
-        future = 0.98 * Q[step.next_states].max(axis=1) * ~step.terminated  # MUTATION
+        future = config.gamma * Q[step.next_states].max(axis=1) * ~step.terminated  # (N,)
         index = states * A + actions  # (N,) flat (s, a)
         td = step.rewards + future - flat_Q[index]
         td_sum = np.bincount(index, weights=td, minlength=S * A)
