@@ -22,7 +22,11 @@ def test_synthetic_is_seeded_and_noisy_around_the_truth():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"name": "cos"}, "unknown synthetic"), ({"n": 0}, "n must"), ({"noise": -1.0}, "noise")],
+    [
+        ({"name": "cos"}, "synthetic dataset name must be one of"),
+        ({"n": 0}, "n must"),
+        ({"noise": -1.0}, "noise"),
+    ],
 )
 def test_synthetic_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from dllab.core.checks import check_float, check_positive_int
+from dllab.core.checks import check_choice, check_float, check_positive_int
 
 ArrayT = TypeVar("ArrayT")
 
@@ -75,8 +75,7 @@ def synthetic(name: str = "sin-1d", n: int = 100, noise: float = 0.2, seed: int 
     Returns:
         ``RegressionData`` with ``true_function`` set.
     """
-    if name not in SYNTHETIC:  # the message keeps the word "unknown" for the CLI
-        raise ValueError(f"unknown synthetic dataset {name!r}; choose from {', '.join(SYNTHETIC)}")
+    name = check_choice(name, "synthetic dataset name", SYNTHETIC)
     n = check_positive_int(n, "n")
     noise = check_float(noise, "noise", min=0.0)
     f, (low, high), dims = SYNTHETIC[name]

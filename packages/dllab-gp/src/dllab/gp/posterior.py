@@ -61,6 +61,7 @@ def cholesky_with_jitter(matrix: Tensor, max_tries: int = 6) -> tuple[Tensor, fl
     L, info = torch.linalg.cholesky_ex(matrix)
     if int(info) == 0:
         return L, 0.0
+    del L  # each failed factor is freed before the next try: peak memory stays 3 n×n
     scale = float(matrix.diagonal().abs().mean().detach()) or 1.0
     jitter = scale * (1e-10 if matrix.dtype == torch.float64 else 1e-6)
     shifted = matrix.detach().clone()  # one n×n copy, its diagonal shifted in place
@@ -70,6 +71,7 @@ def cholesky_with_jitter(matrix: Tensor, max_tries: int = 6) -> tuple[Tensor, fl
         L, info = torch.linalg.cholesky_ex(shifted)
         if int(info) == 0:
             return L, jitter
+        del L
         jitter *= 10
     raise NotPositiveDefiniteError(
         f"covariance matrix ({matrix.shape[0]}x{matrix.shape[0]}) is not positive definite "
