@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import zipfile
 
 import pytest
@@ -14,8 +15,9 @@ def test_importing_core_loads_no_torch_or_lightning():
     assert_imports_stay_light(["dllab.core", "dllab.core.checks", "dllab.core.runs"], ("torch",))
 
 
-def test_public_names_resolve_and_match_the_type_checking_block():
-    assert_lazy_names(dllab.core)
+@pytest.mark.parametrize("name", ["", ".fundamentals", ".nn", ".models", ".tasks"])
+def test_public_names_resolve_and_match_the_type_checking_block(name):
+    assert_lazy_names(importlib.import_module(f"dllab.core{name}"))
 
 
 def test_a_drifted_type_checking_block_is_caught(tmp_path, monkeypatch):

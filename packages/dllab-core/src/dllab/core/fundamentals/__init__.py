@@ -12,7 +12,39 @@ Names load lazily, so importing this package does not import torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dllab.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dllab.core.fundamentals.backprop import MLPGradients, mlp_backward
+    from dllab.core.fundamentals.functional import (
+        cross_entropy,
+        cross_entropy_unchecked,
+        dropout_layer,
+        fan_in_and_fan_out,
+        log_softmax,
+        relu,
+        relu_grad,
+        sigmoid,
+        sigmoid_grad,
+        softmax,
+        softmax_naive,
+        tanh,
+        tanh_grad,
+        xavier_normal_,
+        xavier_uniform_,
+    )
+    from dllab.core.fundamentals.models import (
+        MLP,
+        LinearRegression,
+        LinearRegressionScratch,
+        MLPScratch,
+        SoftmaxRegression,
+        SoftmaxRegressionScratch,
+        copy_scratch_weights,
+        flatten_inputs,
+    )
 
 _FUNCTIONAL = "dllab.core.fundamentals.functional"
 _MODELS = "dllab.core.fundamentals.models"

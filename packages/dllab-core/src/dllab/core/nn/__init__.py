@@ -17,7 +17,44 @@ Names load lazily, so ``import dllab.core.nn`` does not import torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dllab.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dllab.core.nn.attention import (
+        AdditiveAttention,
+        DotProductAttention,
+        attend,
+        dot_product_attention,
+        sdpa_attention,
+    )
+    from dllab.core.nn.heatmaps import plot_attention_heatmaps
+    from dllab.core.nn.kernel_regression import (
+        NadarayaWatson,
+        kernel_weights,
+        leave_one_out_mask,
+        nadaraya_watson,
+    )
+    from dllab.core.nn.kv_cache import DecoderCache, KVCache
+    from dllab.core.nn.masking import causal_mask, lengths_to_mask, masked_softmax, padding_mask
+    from dllab.core.nn.multihead import MultiHeadAttention, load_from_torch_mha
+    from dllab.core.nn.positional import (
+        LearnedPositionalEncoding,
+        RotaryEmbedding,
+        SinusoidalPositionalEncoding,
+        sinusoidal_table,
+    )
+    from dllab.core.nn.transformer import (
+        AddNorm,
+        PositionWiseFFN,
+        TransformerDecoder,
+        TransformerDecoderBlock,
+        TransformerEncoder,
+        TransformerEncoderBlock,
+        load_from_torch_decoder_layer,
+        load_from_torch_encoder_layer,
+    )
 
 _LAZY = {
     "lengths_to_mask": "masking",
