@@ -2,6 +2,11 @@
 
 Softmax regression and the MLP train for a few epochs on the embedded glyph images (10
 classes, chance = 0.1); linear regression recovers the weights of a synthetic line.
+
+Thresholds sit just under what these seeded runs reach: validation accuracy 0.75 (softmax
+regression, both forms) and 0.72-0.75 (MLP, both forms), validation loss down by 1.42-1.44
+(softmax regression) and 1.64-1.65 (MLP); other initialisation seeds gave 0.72-0.77 and
+1.42-1.65.
 """
 
 from __future__ import annotations
@@ -56,16 +61,16 @@ def fit_glyphs(model, data, tmp_path, epochs: int = 3) -> dict:
 def test_softmax_regression_learns_glyphs(glyphs, tmp_path):
     torch.manual_seed(0)
     result = fit_glyphs(SoftmaxRegression(lr=0.3), glyphs, tmp_path)
-    assert result["val_loss"] < result["val_loss_before"] - 0.3
-    assert result["val_acc"] > 0.5, result
+    assert result["val_loss"] < result["val_loss_before"] - 1.2, result
+    assert result["val_acc"] > 0.7, result
 
 
 def test_mlp_learns_glyphs_and_reloads(glyphs, tmp_path):
     torch.manual_seed(0)
     model = MLP(num_hiddens=(128,), dropout=0.1, lr=3e-3, optimizer="adam")
     result = fit_glyphs(model, glyphs, tmp_path)
-    assert result["val_loss"] < result["val_loss_before"] - 0.5
-    assert result["val_acc"] > 0.55, result
+    assert result["val_loss"] < result["val_loss_before"] - 1.4, result
+    assert result["val_acc"] > 0.68, result
     hparams = yaml.safe_load((result["run_dir"] / "hparams.yaml").read_text())
     assert hparams["num_hiddens"] == [128] and hparams["optimizer"] == "adam"
     reloaded = MLP.load_from_checkpoint(
@@ -98,14 +103,18 @@ def test_linear_regression_recovers_the_weights(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("make_model", "min_acc"),
+    ("make_model", "min_drop", "min_acc"),
     [
-        (lambda: SoftmaxRegressionScratch(lr=0.3), 0.5),
-        (lambda: MLPScratch(num_hiddens=(128,), dropout=0.1, lr=3e-3, optimizer="adam"), 0.55),
+        (lambda: SoftmaxRegressionScratch(lr=0.3), 1.2, 0.7),
+        (
+            lambda: MLPScratch(num_hiddens=(128,), dropout=0.1, lr=3e-3, optimizer="adam"),
+            1.4,
+            0.68,
+        ),
     ],
 )
-def test_scratch_models_learn_glyphs(glyphs, tmp_path, make_model, min_acc):
+def test_scratch_models_learn_glyphs(glyphs, tmp_path, make_model, min_drop, min_acc):
     torch.manual_seed(0)
     result = fit_glyphs(make_model(), glyphs, tmp_path)
-    assert result["val_loss"] < result["val_loss_before"] - 0.3
+    assert result["val_loss"] < result["val_loss_before"] - min_drop, result
     assert result["val_acc"] > min_acc, result
