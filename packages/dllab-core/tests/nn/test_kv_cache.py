@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -94,6 +96,25 @@ def test_cache_grows_and_keeps_every_entry():
     assert torch.equal(keys, expected) and torch.equal(values, -expected) and len(cache) == 72
     cache.reset()
     assert len(cache) == 0 and cache.keys is None
+
+
+def test_cache_grows_by_doubling():
+    """1,000 single-token appends reallocate about log2(1000) times, not once per token.
+
+    A reallocation is seen as a new storage address: the new buffer is taken while the old
+    one is still alive, so it never shares its address.
+    """
+    cache = KVCache()
+    tokens, reallocations, address = 1000, 0, None
+    with torch.no_grad():
+        for t in range(tokens):
+            step = torch.full((1, 2, 1, 4), float(t))
+            keys, _ = cache.append(step, step)
+            if address is not None and keys.data_ptr() != address:
+                reallocations += 1
+            address = keys.data_ptr()
+    assert len(cache) == tokens and torch.equal(keys[0, 0, :, 0], torch.arange(1000.0))
+    assert 1 <= reallocations <= math.ceil(math.log2(tokens)), reallocations
 
 
 def test_cache_keeps_gradients_when_tracked():

@@ -68,11 +68,15 @@ def test_encoder_block_equals_torch_encoder_layer(impl, norm_first, activation):
 
 @pytest.mark.parametrize("impl", ["scratch", "sdpa"])
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_decoder_block_equals_torch_decoder_layer(impl, norm_first):
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_decoder_block_equals_torch_decoder_layer(impl, norm_first, activation):
+    """Tolerance 1e-5 (float32) on outputs and both input gradients; dropout off, batch_first."""
     layer = nn.TransformerDecoderLayer(
-        D, H, F, dropout=0.0, batch_first=True, norm_first=norm_first
+        D, H, F, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first
     )
-    block = TransformerDecoderBlock(D, H, F, norm_first=norm_first, impl=impl)
+    block = TransformerDecoderBlock(
+        D, H, F, activation=activation, norm_first=norm_first, impl=impl
+    )
     load_from_torch_decoder_layer(block, layer)
     x = torch.randn(B, T, D, requires_grad=True)
     memory = torch.randn(B, S, D, requires_grad=True)
