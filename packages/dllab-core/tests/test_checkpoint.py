@@ -126,15 +126,14 @@ def _forged(tmp_path, kind: str):
 def test_a_forged_checkpoint_gives_a_clear_error_and_no_folder(tmp_path, kind, message):
     path = _forged(tmp_path, kind)
     trainer = quick_trainer(tmp_path / "new", max_epochs=2)
+    assert trainer.run_dir.is_dir()  # claimed before fit, as a command that writes hparams does
     with pytest.raises(CheckpointError, match=message) as info:
         trainer.fit(Wide(), BoringDataModule(n=96), ckpt_path=path)
     assert "weights_only=False" not in str(info.value) and str(path) in str(info.value)
     if kind == "evil":  # torch's advice to load unsafely is not chained into the traceback
         assert info.value.__cause__ is None and info.value.__suppress_context__
     assert not (tmp_path / "pwned.txt").exists()
-    assert not (tmp_path / "new" / "runs" / "test").exists() or not any(
-        (tmp_path / "new" / "runs" / "test").iterdir()
-    )
+    assert not (tmp_path / "new" / "runs").exists()  # nor the parents its claim created
 
 
 def test_a_checkpoint_of_another_architecture_names_the_mismatched_keys(tmp_path):

@@ -79,8 +79,9 @@ class RunCheckpoint(ModelCheckpoint):
     # ---- nothing saved from a broken state ------------------------------------------------
     def _worth_saving(self, trainer: L.Trainer) -> bool:
         reason = non_finite_reason(trainer, trainer.lightning_module, self.monitor)
-        if not reason:
-            return True
+        if trainer.strategy.reduce_boolean_decision(not reason, all=True):
+            return True  # every rank agrees, or none would wait for the others' save
+        reason = reason or "another process saw a non-finite value"
         if not self.skipped or self.skipped[-1][0] != trainer.global_step:
             self.skipped.append((trainer.global_step, reason))
             kept = self.last_model_path or self.best_model_path or "no earlier checkpoint"

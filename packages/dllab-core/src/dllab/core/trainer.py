@@ -55,10 +55,15 @@ class RunLogger(CSVLogger):
     """
 
     claimed: Path | None = None
+    """The folder this logger created (``None`` until then, and on ranks other than 0)."""
+    created_parents: tuple[Path, ...] = ()
+    """Folders above it that the claim created, deepest first."""
 
     def _get_next_version(self) -> int:
         if rank_zero_only.rank != 0:  # other ranks only name it; rank 0 creates it
             return super()._get_next_version()
+        root = Path(self.save_dir) / self.name
+        self.created_parents = tuple(p for p in (root, *root.parents) if not p.exists())
         self.claimed = new_run_dir(self.save_dir, self.name)
         return int(self.claimed.name.removeprefix("version_"))
 
@@ -153,8 +158,13 @@ class Trainer(L.Trainer):
 
     @property
     def run_dir(self) -> Path | None:
-        """This run's folder (``runs_dir/name/version_N``)."""
+        """This run's folder (``runs_dir/name/version_N``); reading it claims (creates) it."""
         return Path(self.log_dir) if self.log_dir else None
+
+    @property
+    def claimed_run_dir(self) -> Path | None:
+        """This run's folder if it was created already, else ``None`` (creates nothing)."""
+        return getattr(self.logger, "claimed", None)
 
     def fit(  # type: ignore[override]
         self,
@@ -176,7 +186,7 @@ class Trainer(L.Trainer):
         try:
             ckpt_path = self._checked_resume(model, ckpt_path)
         except BaseException as err:
-            self._mark_failed(err)
+            self.mark_failed(err)
             raise
         direct = (
             isinstance(model, Module)
@@ -192,7 +202,7 @@ class Trainer(L.Trainer):
                 model, train_dataloaders, val_dataloaders, datamodule, ckpt_path, weights_only
             )
         except BaseException as err:
-            self._mark_failed(err)
+            self.mark_failed(err)
             raise
         finally:
             if direct:
@@ -254,14 +264,26 @@ class Trainer(L.Trainer):
         self.resumed_from = path
         return str(path)
 
-    def _mark_failed(self, error: BaseException) -> None:
-        """Apply the run-folder failure policy to this run's folder, if it was created."""
-        claimed = getattr(self.logger, "claimed", None)
+    def mark_failed(self, error: BaseException) -> Path | None:
+        """Apply the run-folder failure policy (``dllab.core.runs.mark_failed``) to this run.
+
+        A folder that holds nothing but hparams.yaml is removed, with the empty parent folders
+        its claim created; any other gets ``failed.json``. ``fit`` calls this when it fails;
+        call it when a run fails outside ``fit``. Returns the folder if it was kept.
+        """
+        claimed = self.claimed_run_dir
         if claimed is None or rank_zero_only.rank != 0:
-            return
+            return None
         if isinstance(error, SystemExit) and self.interrupted:
             error = KeyboardInterrupt("training was interrupted")
-        mark_failed(claimed, error)
+        kept = mark_failed(claimed, error)
+        if kept is None:
+            for parent in getattr(self.logger, "created_parents", ()):
+                try:
+                    parent.rmdir()  # only while empty
+                except OSError:
+                    break
+        return kept
 
 
 def _never_started(run_dir: Path) -> bool:
