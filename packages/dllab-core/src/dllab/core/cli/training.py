@@ -16,13 +16,12 @@ trainer that ran (accelerator, devices, precision, strategy...); ``artifacts`` (
 a tokenizer) are written before training; ``summary.json`` (final, test and ``after_fit``
 metrics) is written last, only once everything succeeded.
 
-Resume rule: ``--resume`` continues the run ``Trainer.find_last_checkpoint`` names. Options
-that shape the model, the data or the optimizer (``--hidden``, ``--samples``, ``--lr``,
-``--batch-size``, ``--seed``...) must equal that run's, or the command stops with one line
-naming each option and both values (exit 2); only the options in ``RESUMABLE`` may differ:
-``--epochs`` extends training, the rest say where and how to run. The model's saved
-hyperparameters are compared with the checkpoint's too. Artifacts come from the resumed run's
-folder (``resumed_file``) and are copied into the new one.
+Resume rule (``dllab.core.cli.resume``): ``--resume`` continues the run
+``Trainer.find_last_checkpoint`` names. Every option but those in ``RESUMABLE`` (``--epochs``
+extends training; the rest say where and how to run) must equal that run's, and the model's
+hyperparameters the checkpoint's, or the command stops with one line naming each option and
+both values (exit 2). Artifacts come from the resumed run's folder (``resumed_file``) and are
+copied into the new one.
 
 Failure policy (``dllab.core.runs.mark_failed``): a run that fails leaves no folder that looks
 complete. Exit codes: 2 for bad input (a ``typer.BadParameter``, or a ``ValueError`` raised
@@ -47,10 +46,7 @@ from typing import Any
 
 import typer
 
-RESUMABLE = frozenset(
-    {"epochs", "runs_dir", "resume", "data_dir", "download", "accelerator", "devices", "quick"}
-)
-"""Options a resumed run may change (by their parameter names)."""
+from dllab.core.cli.resume import RESUMABLE, check_same_options, plain, same_hyperparameters
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
@@ -106,12 +102,12 @@ class TrainingCommand:
         from dllab.core.callbacks import RunSummary
         from dllab.core.trainer import Trainer
 
-        self.run_name, self.options = run_name, _plain(dict(options))
+        self.run_name, self.options = run_name, plain(dict(options))
         self.resumable = frozenset(resumable)
         self.checkpoint: Path | None = None
         self._handled = False
         extra = dict(trainer_kwargs or {})
-        callbacks = [*extra.pop("callbacks", []), _same_hyperparameters()]
+        callbacks = [*extra.pop("callbacks", []), same_hyperparameters()]
         settings = {"accelerator": str(accelerator), "devices": devices, **extra}
         try:
             self.trainer = Trainer(
@@ -215,31 +211,8 @@ class TrainingCommand:
             checkpoint = Path(self.trainer.find_last_checkpoint())
         except FileNotFoundError as err:
             raise typer.BadParameter(_one_line(err), param_hint="--resume") from None
-        self._check_options(checkpoint.parent.parent)
+        check_same_options(checkpoint.parent.parent, self.options, self.resumable)
         return checkpoint
-
-    def _check_options(self, resumed: Path) -> None:
-        recorded = _recorded_options(resumed / "hparams.yaml")
-        if recorded is None:
-            raise typer.BadParameter(
-                f"{resumed}/hparams.yaml records no options to check this run against; "
-                "start a new run",
-                param_hint="--resume",
-            )
-        keys = sorted((set(recorded) | set(self.options)) - self.resumable)
-        changed = [k for k in keys if recorded.get(k) != self.options.get(k)]
-        if not changed:
-            return
-        what = "; ".join(
-            f"{_flag(k)} was {json.dumps(recorded.get(k))}, now {json.dumps(self.options.get(k))}"
-            for k in changed
-        )
-        allowed = ", ".join(_flag(k) for k in sorted(self.resumable - {"resume"}))
-        raise typer.BadParameter(
-            f"{what} (resumed run {resumed}): a resumed run keeps its model, data and "
-            f"optimizer settings, only {allowed} may change; start a new run without --resume",
-            param_hint="/".join(_flag(k) for k in changed),
-        )
 
     def _hparams(self) -> dict[str, Any]:
         trainer = self.trainer
@@ -283,7 +256,7 @@ class TrainingCommand:
             extra = after_fit(self.trainer, model, data, self.run_dir)
             if not isinstance(extra, Mapping):
                 raise TypeError(f"after_fit must return a mapping, got {type(extra).__name__}")
-            summary.update(_plain(dict(extra)))
+            summary.update(plain(dict(extra)))
         return summary
 
     def _fail(self, err: BaseException, building: bool = False) -> None:
@@ -364,33 +337,6 @@ def _stop_errors() -> tuple[type[BaseException], ...]:
     return (CheckpointError, *(getattr(callbacks, n) for n in names if hasattr(callbacks, n)))
 
 
-def _same_hyperparameters() -> Any:
-    """A callback that refuses a checkpoint whose saved hyperparameters differ from the model's."""
-    from lightning.pytorch.callbacks import Callback
-
-    class SameHyperparameters(Callback):
-        """Refuse a checkpoint whose saved hyperparameters differ from the model's."""
-
-        def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict) -> None:
-            saved = _plain(dict(checkpoint.get("hyper_parameters") or {}))
-            now = _plain(dict(getattr(pl_module, "hparams", {}) or {}))
-            if not saved:
-                return
-            changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
-            if changed:
-                what = "; ".join(
-                    f"{k} was {json.dumps(saved.get(k))}, now {json.dumps(now.get(k))}"
-                    for k in changed
-                )
-                raise typer.BadParameter(
-                    f"the model's hyperparameters differ from the checkpoint's: {what}; "
-                    "start a new run without --resume",
-                    param_hint="--resume",
-                )
-
-    return SameHyperparameters()
-
-
 def _report(run_name: str, summary: Mapping[str, Any], run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -403,33 +349,8 @@ def _report(run_name: str, summary: Mapping[str, Any], run_dir: Path) -> None:
     typer.echo(json.dumps(summary, sort_keys=True))
 
 
-def _recorded_options(path: Path) -> dict[str, Any] | None:
-    """The ``options`` a run recorded in its hparams.yaml (``None`` if there are none)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """Safe loading, plus the tuples Lightning's writer tags as ``python/tuple``."""
-
-    Loader.add_constructor("tag:yaml.org,2002:python/tuple", Loader.construct_sequence)
-    try:
-        record = yaml.load(path.read_text(), Loader=Loader)  # a SafeLoader
-    except (OSError, yaml.YAMLError):
-        return None
-    options = record.get("options") if isinstance(record, dict) else None
-    return _plain(options) if isinstance(options, dict) else None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-shaped copy: tuples become lists, paths and enums strings."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def _is_plain(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _one_line(err: BaseException) -> str:
