@@ -127,7 +127,6 @@ class TrainingCommand:
         for callback in self.trainer.callbacks:
             if isinstance(callback, RunSummary):
                 callback.write_file = False  # summary.json comes last, from fit()
-        self.run_dir = Path(self.trainer.log_dir)
         if resume:
             try:
                 self.checkpoint = self._resume_checkpoint()
@@ -139,6 +138,13 @@ class TrainingCommand:
     def is_rank_zero(self) -> bool:
         """True in the process that writes files and prints (always, on one device)."""
         return bool(self.trainer.is_global_zero)
+
+    @property
+    def run_dir(self) -> Path:
+        """This run's folder; reading it claims (creates) the folder on rank 0."""
+        run_dir = self.trainer.run_dir
+        assert run_dir is not None  # the Trainer has a logger
+        return run_dir
 
     @property
     def resumed_from(self) -> Path | None:
@@ -194,16 +200,17 @@ class TrainingCommand:
                 self.trainer.logger.log_hyperparams(self._hparams())
                 self._write_artifacts(artifacts or {})
             self.trainer.fit(model, data, ckpt_path=self.checkpoint)
-            summary = self._summary(model, data, test, after_fit)
+            run_dir = Path(self.trainer.summary["run_dir"])  # rank 0's folder, on every rank
+            summary = self._summary(model, data, run_dir, test, after_fit)
             if self.is_rank_zero:
                 from dllab.core.runs import write_summary
 
-                write_summary(self.run_dir, summary)
+                write_summary(run_dir, summary)
         except BaseException as err:
             self._fail(err)
             raise
         if self.is_rank_zero:
-            _report(self.run_name, summary, self.run_dir)
+            _report(self.run_name, summary, run_dir)
         return summary
 
     def _resume_checkpoint(self) -> Path:
@@ -239,21 +246,21 @@ class TrainingCommand:
             if self.resumed_from is not None:
                 atomic_write_bytes(target, self.resumed_file(filename).read_bytes())
                 continue
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             write(target)
             if not target.is_file():
                 raise ValueError(f"the writer of artifact {filename!r} wrote no {target}")
 
-    def _summary(self, model: Any, data: Any, test: bool, after_fit: AfterFit | None) -> dict:
-        summary: dict[str, Any] = dict(getattr(self.trainer, "summary", {}))
-        summary["run_dir"] = str(self.run_dir)
+    def _summary(
+        self, model: Any, data: Any, run_dir: Path, test: bool, after_fit: AfterFit | None
+    ) -> dict[str, Any]:
+        summary: dict[str, Any] = dict(self.trainer.summary)
         if self.checkpoint is not None:
             summary["resumed_from"] = str(self.checkpoint)
         if test:
             results = self.trainer.test(model, datamodule=data, verbose=False)
             summary.update({k: float(v) for k, v in (results[0] if results else {}).items()})
         if after_fit is not None:
-            extra = after_fit(self.trainer, model, data, self.run_dir)
+            extra = after_fit(self.trainer, model, data, run_dir)
             if not isinstance(extra, Mapping):
                 raise TypeError(f"after_fit must return a mapping, got {type(extra).__name__}")
             summary.update(plain(dict(extra)))
@@ -267,11 +274,9 @@ class TrainingCommand:
         interrupted = isinstance(err, KeyboardInterrupt) or (
             isinstance(err, SystemExit) and self.trainer.interrupted  # Lightning's Ctrl-C exit
         )
-        kept = None
-        if self.is_rank_zero:
-            from dllab.core.runs import mark_failed
-
-            kept = mark_failed(self.run_dir, KeyboardInterrupt() if interrupted else err)
+        # removes a folder that holds nothing yet (with the parents its claim made), else
+        # writes failed.json; on rank 0 only, and only if the folder was claimed
+        kept = self.trainer.mark_failed(KeyboardInterrupt() if interrupted else err)
         if isinstance(err, typer.BadParameter | typer.Exit | typer.Abort):
             return
         if interrupted:
