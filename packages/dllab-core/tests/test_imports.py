@@ -7,7 +7,6 @@ import zipfile
 
 import pytest
 
-import dllab.core
 from dllab.core.testing import assert_imports_stay_light, assert_lazy_names, type_checking_imports
 
 
