@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dllab.core.checks import check_choice
+from dllab.core.checks import check_choice, check_int
 from dllab.core.module import Classifier
 from dllab.vision.resnet import ARCHITECTURES, STEMS, ResNetConfig, ResNetNetwork
 
@@ -48,7 +48,9 @@ class ResNet(Classifier):
             ``None`` leaves the input as it is.
         std: per-channel standard deviation, given with ``mean``.
         zero_init_residual: start every residual block as the identity.
-        channels_last: run the network in the channels-last memory format (faster on GPUs).
+        classes: the class names, kept with the model so that a reloaded run can name its
+            predictions.
+        image_size: the side of the images it is trained on (``predict`` resizes to it).
         **recipe: ``Classifier`` and ``Module`` options; unset ones take ``RECIPE``'s values.
     """
 
@@ -61,7 +63,8 @@ class ResNet(Classifier):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         zero_init_residual: bool = False,
-        channels_last: bool = False,
+        classes: Sequence[str] | None = None,
+        image_size: int | None = None,
         **recipe: Any,
     ) -> None:
         check_choice(arch, "arch", ARCHITECTURES)
@@ -79,9 +82,13 @@ class ResNet(Classifier):
         )
         self.net = ResNetNetwork(self.config)
         self._set_normalization(mean, std, in_channels)
-        self.channels_last = bool(channels_last)
-        if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)
+        if classes is not None and len(classes) != num_classes:
+            raise ValueError(f"classes names {len(classes)} classes, num_classes is {num_classes}")
+        if image_size is not None:
+            check_int(image_size, "image_size", min=1)
+        self.classes = None if classes is None else [str(c) for c in classes]
+        self.image_size = image_size
+        self.channels_last = False
         self.save_hyperparameters(
             {
                 "arch": arch,
@@ -91,7 +98,8 @@ class ResNet(Classifier):
                 "mean": None if mean is None else [float(m) for m in mean],
                 "std": None if std is None else [float(s) for s in std],
                 "zero_init_residual": zero_init_residual,
-                "channels_last": self.channels_last,
+                "classes": self.classes,
+                "image_size": image_size,
                 **options,
             }
         )
@@ -114,6 +122,12 @@ class ResNet(Classifier):
         shape = (1, channels, 1, 1)
         self.register_buffer("mean", torch.tensor(mean).view(shape), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(shape), persistent=False)
+
+    def to_channels_last(self) -> ResNet:
+        """Run the network in the channels-last memory format (faster on GPUs); returns self."""
+        self.channels_last = True
+        self.net.to(memory_format=torch.channels_last)
+        return self
 
     def forward(self, images: Tensor) -> Tensor:
         """Logits ``(B, num_classes)`` of images ``(B, C, H, W)``: uint8, or floats in [0, 1]."""

@@ -63,7 +63,7 @@ class ResNetConfig:
 ARCHITECTURES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512)),
     "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512)),
-    "resnet-small": ((1, 1, 1), (32, 64, 128)),
+    "resnet-small": ((1, 1, 1), (16, 32, 64)),
 }
 """``name: (blocks, widths)``. ``resnet-small`` is a narrow three-stage net for quick CPU runs."""
 

@@ -1,0 +1,1 @@
+"""Image data: the shared in-memory base, rendered shapes (embedded) and CIFAR-10."""
