@@ -141,10 +141,12 @@ class TrainingCommand:
 
     @property
     def run_dir(self) -> Path:
-        """This run's folder; reading it claims (creates) the folder on rank 0."""
-        run_dir = self.trainer.run_dir
-        assert run_dir is not None  # the Trainer has a logger
-        return run_dir
+        """This run's folder; reading it claims (creates) the folder on rank 0.
+
+        Read from the logger, not ``trainer.log_dir``, which is a collective under DDP and
+        would hang where only rank 0 asks.
+        """
+        return Path(self.trainer.logger.log_dir)
 
     @property
     def resumed_from(self) -> Path | None:
