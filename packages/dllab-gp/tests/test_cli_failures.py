@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from dllab.core import memory
 from dllab.core.cli.app import app
 from dllab.core.runs import run_status
-from dllab.gp import memory
 
 runner = CliRunner()
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from dllab.gp import memory
+from dllab.core import memory
+from dllab.core.memory import format_bytes
 from dllab.gp.api import GPRegressor
 from dllab.gp.kernels import SpecKernel
-from dllab.gp.memory import ProblemTooLargeError, check_dense_memory, dense_bytes, format_bytes
+from dllab.gp.memory import ProblemTooLargeError, check_dense_memory, dense_bytes
 from dllab.gp.posterior import GaussianProcess
 
 GIB = 2**30
@@ -24,18 +25,6 @@ def small_machine(monkeypatch) -> int:
     """A machine with 1 GiB available."""
     monkeypatch.setattr(memory, "available_memory", lambda: GIB)
     return GIB
-
-
-def test_available_memory_reads_meminfo_or_falls_back(monkeypatch, tmp_path):
-    found = memory.available_memory()
-    assert found is None or found > 0
-    fake = tmp_path / "meminfo"
-    fake.write_text("MemTotal:       2048 kB\nMemAvailable:   1024 kB\n")
-    monkeypatch.setattr(memory, "MEMINFO", fake)
-    assert memory.available_memory() == 1024 * 1024
-    monkeypatch.setattr(memory, "MEMINFO", tmp_path / "missing")
-    fallback = memory.available_memory()  # os.sysconf where the platform has it
-    assert fallback is None or fallback > 0
 
 
 def test_estimate_and_message_name_n_bytes_and_the_way_out(small_machine):

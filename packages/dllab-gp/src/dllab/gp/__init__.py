@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         SpecKernel,
         SumKernel,
     )
-    from dllab.gp.memory import ProblemTooLargeError, available_memory
+    from dllab.gp.memory import ProblemTooLargeError
     from dllab.gp.posterior import (
         GaussianProcess,
         NotPositiveDefiniteError,
@@ -67,7 +67,6 @@ _LAZY = {
     "GPRegressor": "dllab.gp.api",
     "Prediction": "dllab.gp.api",
     "ProblemTooLargeError": "dllab.gp.memory",
-    "available_memory": "dllab.gp.memory",
     "synthetic": "dllab.gp.data",
     "subsample": "dllab.gp.data",
     "load_csv": "dllab.gp.data",

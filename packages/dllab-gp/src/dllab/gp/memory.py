@@ -6,20 +6,16 @@ the process halfway, ``check_dense_memory`` estimates ``n² × bytes per element
 before anything is allocated and refuses, with a one-line message that names ``n``, the bytes
 needed, the bytes available and the way out (a random subsample of fewer rows).
 
-The available memory is read from ``/proc/meminfo`` (``MemAvailable``) where it exists, else
-from ``os.sysconf``; tests replace ``available_memory`` to simulate a small machine.
+The available memory and the usable share come from ``dllab.core.memory``; tests replace
+``dllab.core.memory.available_memory`` to simulate a small machine.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
+from dllab.core import memory
 from dllab.core.checks import check_int, check_positive_int
+from dllab.core.memory import MemoryBudgetError, format_bytes
 
-MEMINFO = Path("/proc/meminfo")
-USABLE_FRACTION = 0.8
-"""Share of the available memory one exact GP computation may plan to take."""
 UNCHECKED_BYTES = 256 * 2**20
 """Estimates below this size (256 MiB) are not checked: nothing to read, nothing to refuse."""
 
@@ -35,26 +31,8 @@ GPYTORCH_MATRICES = 12
 """n×n matrices GPyTorch's exact training step holds (measured peak ≈ 10.8 for an RBF kernel)."""
 
 
-class ProblemTooLargeError(ValueError):
+class ProblemTooLargeError(MemoryBudgetError):
     """The exact computation asked for would need more memory than the machine has."""
-
-
-def available_memory() -> int | None:
-    """Bytes a new allocation can take now, or None when the system does not say.
-
-    ``MemAvailable`` from ``/proc/meminfo`` (Linux), else available physical pages times the
-    page size from ``os.sysconf``.
-    """
-    try:
-        for line in MEMINFO.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024  # the value is in kB
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def dense_bytes(n: int, matrices: int, itemsize: int = 8) -> int:
@@ -63,15 +41,6 @@ def dense_bytes(n: int, matrices: int, itemsize: int = 8) -> int:
     return (
         n * n * check_positive_int(itemsize, "itemsize") * check_positive_int(matrices, "matrices")
     )
-
-
-def format_bytes(size: float) -> str:
-    """``21474836480`` -> ``"20.0 GiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def check_dense_memory(
@@ -95,15 +64,16 @@ def check_dense_memory(
         The estimated bytes.
 
     Raises:
-        ProblemTooLargeError: when the estimate exceeds ``USABLE_FRACTION`` of the available
+        ProblemTooLargeError: when the estimate exceeds ``dllab.core.memory.USABLE_FRACTION`` of the available
             memory. The message names ``n``, both sizes and ``way_out``.
     """
     needed = dense_bytes(n, matrices, itemsize)
     if needed < UNCHECKED_BYTES:
         return needed
-    available = available_memory()
-    if available is not None and needed > USABLE_FRACTION * available:
-        largest = int((USABLE_FRACTION * available / (matrices * itemsize)) ** 0.5)
+    available = memory.available_memory()
+    usable = memory.USABLE_FRACTION
+    if available is not None and needed > usable * available:
+        largest = int((usable * available / (matrices * itemsize)) ** 0.5)
         raise ProblemTooLargeError(
             f"{what} on n={n:,} rows needs about {format_bytes(needed)} ({matrices} n×n "
             f"matrices of {format_bytes(n * n * itemsize)}) but only {format_bytes(available)} "
