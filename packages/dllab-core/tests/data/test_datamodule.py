@@ -79,3 +79,21 @@ def test_empty_dataset_is_refused_at_setup():
     data = TensorDataModule((torch.zeros(0, 2), torch.zeros(0)))
     with pytest.raises(ValueError, match="empty"):
         data.setup()
+
+
+@pytest.mark.parametrize(("n", "world"), [(5, 2), (3, 2), (1, 4), (8, 4), (9, 3)])
+def test_every_rank_gets_the_same_number_of_batches(monkeypatch, n, world):
+    from dllab.core.data.datamodule import EpochBatchSampler
+
+    per_rank = []
+    seen = set()
+    for rank in range(world):
+        sampler = EpochBatchSampler(n, batch_size=1, shuffle=True, seed=0)
+        monkeypatch.setattr(sampler, "_rank", lambda rank=rank: (rank, world))
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        per_rank.append(len(batches))
+        seen.update(int(i) for b in batches for i in b)
+    # equal counts, or a rank would wait forever in a collective; every sample still served
+    assert len(set(per_rank)) == 1 and per_rank[0] == -(-n // world)
+    assert seen == set(range(n))

@@ -63,8 +63,10 @@ class TensorBatches(Dataset):
 class EpochBatchSampler(Sampler[Tensor]):
     """Yields index tensors of one batch; the order of epoch ``e`` is seeded by ``seed + e``.
 
-    Under ``torch.distributed`` each rank takes every ``world_size``-th batch.
-    Lightning calls ``set_epoch`` before each epoch.
+    Under ``torch.distributed`` each rank takes every ``world_size``-th batch. Like
+    ``DistributedSampler``, the epoch's batches are padded by repeating its first ones until
+    every rank has the same count: a rank with one batch fewer would wait for the others in a
+    collective forever. Lightning calls ``set_epoch`` before each epoch.
     """
 
     def __init__(
@@ -95,13 +97,14 @@ class EpochBatchSampler(Sampler[Tensor]):
         batches = self._order().split(self.batch_size)
         if self.drop_last and len(batches[-1]) < self.batch_size:
             batches = batches[:-1]
-        yield from batches[rank::world]
+        per_rank = -(-len(batches) // world)
+        padded = (batches * world)[: per_rank * world]  # repeat the first batches, if needed
+        yield from padded[rank::world]
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
         count = full if self.drop_last or rest == 0 else full + 1
-        rank, world = self._rank()
-        return len(range(rank, count, world))
+        return -(-count // self._rank()[1])
 
 
 class TensorLoader:
