@@ -20,19 +20,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dllab.core.checks import check_choice, check_float, check_int, check_probability
+from dllab.core.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    check_positive,
+    check_probability,
+)
 from dllab.core.recipe import SCHEDULES, make_scheduler, param_groups, warmup_steps_of
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
-
-def check_lr(lr: float) -> float:
-    """Return ``lr`` or raise ``ValueError`` if it is not a finite positive number."""
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
-        raise TypeError(f"lr must be a number, got {type(lr).__name__}")
-    if not (lr > 0 and lr < float("inf")):
-        raise ValueError(f"lr must be > 0, got {lr}")
-    return float(lr)
 
 
 class EpochLoss:
@@ -90,7 +87,7 @@ class Module(L.LightningModule):
         decay_norm_and_bias: bool = True,
     ) -> None:
         super().__init__()
-        check_lr(lr)
+        check_positive(lr, "lr")
         check_choice(optimizer, "optimizer", OPTIMIZERS)
         check_choice(schedule, "schedule", SCHEDULES)
         self.lr = lr
