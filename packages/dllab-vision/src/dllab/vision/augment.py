@@ -95,19 +95,28 @@ def adjust_saturation(images: Tensor, factor: Tensor | float) -> Tensor:
 
 
 def rgb_to_hsv(images: Tensor) -> Tensor:
-    """Hue, saturation and value ``(B, 3, H, W)``, each in [0, 1], of RGB images in [0, 1]."""
-    r, g, b = images.unbind(dim=-3)
+    """Hue, saturation and value ``(B, 3, H, W)``, each in [0, 1], of RGB images in [0, 1].
+
+    Pillow's formulation (torchvision's too): each channel's distance below the maximum, in
+    units of the spread between the largest and smallest channel, places the hue inside the
+    sixth of the circle that the largest channel opens.
+    """
+    r, g, _ = images.unbind(dim=-3)
     value = images.amax(dim=-3)
-    spread = value - images.amin(dim=-3)  # 0 for grays: no hue, no saturation
-    gray = spread == 0
+    spread = value - images.amin(dim=-3)
+    gray = spread == 0  # no hue and no saturation; the divisions below then divide by 1
     saturation = spread / torch.where(gray, torch.ones_like(value), value)
-    safe = torch.where(gray, torch.ones_like(spread), spread)
-    hue = torch.where(  # in sixths of the circle: red at 0, green at 2, blue at 4
-        value == r,
-        (g - b) / safe,
-        torch.where(value == g, 2 + (b - r) / safe, 4 + (r - g) / safe),
+    unit = torch.where(gray, torch.ones_like(spread), spread).unsqueeze(-3)
+    rc, gc, bc = ((value.unsqueeze(-3) - images) / unit).unbind(dim=-3)
+    red_max = value == r
+    green_max = (value == g) & ~red_max
+    zero = torch.zeros_like(value)
+    hue = (  # in sixths of the circle: red at 0, green at 2, blue at 4
+        torch.where(red_max, bc - gc, zero)
+        + torch.where(green_max, (rc + 2.0) - bc, zero)
+        + torch.where(red_max | green_max, zero, (gc + 4.0) - rc)
     )
-    hue = torch.where(gray, torch.zeros_like(hue), (hue / 6).remainder(1.0))
+    hue = (hue * (1.0 / 6.0) + 1.0).remainder(1.0)
     return torch.stack((hue, saturation, value), dim=-3)
 
 
@@ -121,9 +130,11 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
     sixths = hue * 6
     sector = torch.floor(sixths)
     frac = sixths - sector  # position inside the sector, [0, 1)
-    p = (value * (1 - saturation)).clamp(0, 1)
-    q = (value * (1 - saturation * frac)).clamp(0, 1)
-    t = (value * (1 - saturation * (1 - frac))).clamp(0, 1)
+    rising = saturation * frac
+    unsaturated = 1.0 - saturation
+    p = (unsaturated * value).clamp(0, 1)  # the smallest channel
+    q = ((1.0 - rising) * value).clamp(0, 1)  # the falling channel
+    t = ((rising + unsaturated) * value).clamp(0, 1)  # the rising channel
     candidates = torch.stack((value, p, q, t), dim=-3)  # (B, 4, H, W)
     table = torch.tensor(_SECTOR_CHANNELS, device=hsv.device)  # (6, 3)
     pick = table[sector.long().remainder(6)].movedim(-1, -3)  # (B, 3, H, W) indices into 4

@@ -14,7 +14,7 @@ from torch import Tensor
 from dllab.vision.augment import BatchAugment
 from dllab.vision.data.images import ImageData
 
-QUICK: dict[str, Any] = {"epochs": 12, "samples": 3750, "batch_size": 64}
+QUICK: dict[str, Any] = {"epochs": 12, "samples": 3000, "batch_size": 32}
 """``--quick``: the narrow ResNet reaches 90% on held-out shapes in a few CPU minutes."""
 QUICK_LIMITS = {"limit_train_batches": 20, "limit_val_batches": 5, "limit_test_batches": 5}
 """``--quick`` on CIFAR-10: a few batches of each split, to check that everything works."""

@@ -29,7 +29,7 @@ class ImageData(TensorDataModule):
         batch_size: batch size of every loader.
         val_fraction: share of the training pool held out for validation.
         seed: seed of the split and the shuffling.
-        augment: ``True`` for ``BatchAugment()``'s defaults, ``False`` for none, or a
+        augment: ``True`` for the dataset's ``default_augment()``, ``False`` for none, or a
             ``BatchAugment``.
         root: data folder (see ``dllab.core.data.data_root``).
     """
@@ -48,11 +48,16 @@ class ImageData(TensorDataModule):
     ) -> None:
         super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, root=root)
         if augment is True:
-            augment = BatchAugment()
+            augment = self.default_augment()
         if augment is not False and not isinstance(augment, BatchAugment):
             raise TypeError(f"augment must be a bool or a BatchAugment, got {augment!r}")
         self.augment: BatchAugment | None = augment or None
         self.test_tensors: tuple[Tensor, Tensor] | None = None
+
+    @classmethod
+    def default_augment(cls) -> BatchAugment:
+        """The augmentation ``augment=True`` stands for: ``BatchAugment()``'s defaults."""
+        return BatchAugment()
 
     def build_test(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError(f"{type(self).__name__} must implement build_test()")
