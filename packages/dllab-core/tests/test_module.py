@@ -18,7 +18,7 @@ class Net(Classifier):
 
 @pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf")])
 def test_lr_must_be_positive(lr):
-    with pytest.raises(ValueError, match="lr must be (> 0|a finite number)"):
+    with pytest.raises(ValueError, match=r"lr must be (> 0|a finite number)"):
         Net(lr=lr)
 
 
