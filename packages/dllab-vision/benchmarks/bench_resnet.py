@@ -202,6 +202,8 @@ def bench_trainer(args: argparse.Namespace) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    import lightning.pytorch  # noqa: F401  (sets its loggers up; quiet them afterwards)
+
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*Total length of .* across ranks is zero.*")  # no val split

@@ -179,6 +179,7 @@ for augmented, (_, _, curve, test_acc) in results.items():
     line = ax.plot(range(1, len(curve) + 1), curve, marker="o", label=f"{label}: val")[0]
     ax.axhline(test_acc, color=line.get_color(), linestyle="--", label=f"{label}: test")
 ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="ResNet-small on the shapes")
+ax.xaxis.get_major_locator().set_params(integer=True)
 ax.legend(fontsize=8)
 save_figure(fig, FIGURES / "curves_augmentation.png")
 metrics["test_acc_augmented"] = results[True][3]
