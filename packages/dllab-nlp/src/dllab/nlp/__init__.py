@@ -1,0 +1,22 @@
+"""dllab.nlp: vocabularies, subword tokenizers, IMDb sentiment with TextCNN, BiRNN and BERT.
+
+The public names load lazily on first access, so ``import dllab.nlp`` and ``dllab --help``
+import neither torch nor tokenizers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dllab.core.lazy import lazy_exports
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from dllab.nlp.special import SPECIAL_TOKENS
+
+_LAZY = {
+    "SPECIAL_TOKENS": "dllab.nlp.special",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))
