@@ -6,7 +6,27 @@ free of torch and tokenizers.
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from dllab.core.cli.options import (
+    Accelerator,
+    AcceleratorName,
+    BatchSize,
+    DataDir,
+    Devices,
+    Download,
+    Epochs,
+    Quick,
+    Resume,
+    RunsDir,
+    Seed,
+    check_positive_option,
+)
 
 app = typer.Typer(
     help="NLP: subword tokenizers, sentiment with TextCNN, BiRNN or BERT, BERT pretraining.",
@@ -20,3 +40,125 @@ bert_app = typer.Typer(
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(sentiment_app, name="sentiment")
 app.add_typer(bert_app, name="bert")
+
+
+class SentimentModel(StrEnum):
+    textcnn = "textcnn"
+    birnn = "birnn"
+    bert = "bert"
+
+
+class SentimentDataset(StrEnum):
+    synthetic = "synthetic"
+    imdb = "imdb"
+
+
+class PretrainCorpus(StrEnum):
+    synthetic = "synthetic"
+    wikitext2 = "wikitext2"
+
+
+def _lr_or_default(value: float | None) -> float | None:
+    return None if value is None else check_positive_option("--lr", value)
+
+
+LrOrDefault = Annotated[
+    float | None,
+    typer.Option(
+        "--lr", callback=_lr_or_default, help="Learning rate (finite, > 0; default per model)."
+    ),
+]
+MaxLen = Annotated[
+    int | None,
+    typer.Option(
+        "--max-len", min=8, max=4096, help="Tokens per text (default: 64 synthetic, 256 IMDb)."
+    ),
+]
+Samples = Annotated[
+    int,
+    typer.Option("--samples", min=20, max=1_000_000, help="Synthetic training texts."),
+]
+VocabSize = Annotated[
+    int, typer.Option("--vocab-size", min=16, help="WordPiece vocabulary size (BERT).")
+]
+
+
+@sentiment_app.command("train")
+def sentiment_train(
+    model: Annotated[
+        SentimentModel, typer.Option("--model", help="textcnn, birnn or bert.")
+    ] = SentimentModel.textcnn,
+    dataset: Annotated[
+        SentimentDataset,
+        typer.Option("--dataset", help="synthetic (embedded reviews) or imdb (aclImdb)."),
+    ] = SentimentDataset.synthetic,
+    from_pretrained: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-pretrained",
+            help="A run folder of 'dllab nlp bert pretrain' to fine-tune (--model bert).",
+        ),
+    ] = None,
+    epochs: Epochs = 5,
+    batch_size: BatchSize = 64,
+    lr: LrOrDefault = None,
+    max_len: MaxLen = None,
+    samples: Samples = 4000,
+    vocab_size: VocabSize = 2000,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    download: Download = False,
+    runs_dir: RunsDir = Path("runs"),
+    resume: Resume = False,
+    accelerator: Accelerator = AcceleratorName.auto,
+    devices: Devices = 1,
+    quick: Quick = False,
+) -> None:
+    """Train a sentiment classifier; the run folder carries its vocabulary or tokenizer."""
+    options = dict(locals())
+    from dllab.nlp.commands import sentiment_train_command
+
+    sentiment_train_command(options)
+
+
+@sentiment_app.command("predict")
+def sentiment_predict(
+    texts: Annotated[list[str], typer.Argument(help="Texts to classify; - reads stdin lines.")],
+    run: Annotated[Path, typer.Option("--run", help="A run folder of 'sentiment train'.")],
+) -> None:
+    """Print the label of each text with its probability, from a trained run."""
+    from dllab.nlp.commands import read_texts, sentiment_predict_command
+
+    sentiment_predict_command(run, read_texts(texts, sys.stdin))
+
+
+@bert_app.command("pretrain")
+def bert_pretrain(
+    corpus: Annotated[
+        PretrainCorpus,
+        typer.Option("--corpus", help="synthetic (embedded paragraphs) or wikitext2."),
+    ] = PretrainCorpus.synthetic,
+    epochs: Epochs = 10,
+    batch_size: BatchSize = 64,
+    lr: LrOrDefault = None,
+    max_len: Annotated[
+        int, typer.Option("--max-len", min=8, max=4096, help="Tokens per sentence pair.")
+    ] = 64,
+    samples: Annotated[
+        int, typer.Option("--samples", min=20, max=1_000_000, help="Synthetic paragraphs.")
+    ] = 2000,
+    vocab_size: VocabSize = 2000,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    download: Download = False,
+    runs_dir: RunsDir = Path("runs"),
+    resume: Resume = False,
+    accelerator: Accelerator = AcceleratorName.auto,
+    devices: Devices = 1,
+    quick: Quick = False,
+) -> None:
+    """Pretrain BERT (masked LM + next sentence); prints MLM acc, NSP acc and perplexity."""
+    options = dict(locals())
+    from dllab.nlp.commands import bert_pretrain_command
+
+    bert_pretrain_command(options)
