@@ -13,10 +13,21 @@ from dllab.core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.special import SPECIAL_TOKENS
+    from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
+    from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
 
 _LAZY = {
     "SPECIAL_TOKENS": "dllab.nlp.special",
+    "Encoding": "dllab.nlp.encoding",
+    "TextEncoder": "dllab.nlp.encoding",
+    "load_encoder": "dllab.nlp.encoding",
+    "SubwordTokenizer": "dllab.nlp.subword",
+    "train_tokenizer": "dllab.nlp.subword",
+    "Vocab": "dllab.nlp.vocab",
+    "WordTokenizer": "dllab.nlp.vocab",
+    "tokenize": "dllab.nlp.vocab",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))
