@@ -59,6 +59,14 @@ def test_split_is_seeded_and_disjoint():
     assert torch.equal(again.val_tensors[1], val_y)
 
 
+def test_any_number_of_tensors_split_and_batch_together():
+    ids, lens, y = torch.arange(40).view(20, 2), torch.arange(20), torch.arange(20) % 2
+    data = TensorDataModule((ids, lens, y), batch_size=4, val_fraction=0.25, seed=1)
+    batch_ids, batch_lens, batch_y = next(iter(data.train_dataloader()))
+    assert torch.equal(batch_ids[:, 0], 2 * batch_lens) and torch.equal(batch_y, batch_lens % 2)
+    assert len(data.val_tensors) == 3 and len(data.val_tensors[2]) == 5
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

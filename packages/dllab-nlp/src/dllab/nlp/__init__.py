@@ -13,12 +13,19 @@ from dllab.core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from dllab.nlp.data.reviews import make_negation_reviews, make_reviews, pretraining_paragraphs
+    from dllab.nlp.data.sentiment import SentimentData, build_encoder
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.special import SPECIAL_TOKENS
     from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
     from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
 
 _LAZY = {
+    "make_reviews": "dllab.nlp.data.reviews",
+    "make_negation_reviews": "dllab.nlp.data.reviews",
+    "pretraining_paragraphs": "dllab.nlp.data.reviews",
+    "SentimentData": "dllab.nlp.data.sentiment",
+    "build_encoder": "dllab.nlp.data.sentiment",
     "SPECIAL_TOKENS": "dllab.nlp.special",
     "Encoding": "dllab.nlp.encoding",
     "TextEncoder": "dllab.nlp.encoding",

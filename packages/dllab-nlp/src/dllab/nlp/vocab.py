@@ -19,7 +19,7 @@ from typing import overload
 
 from torch import Tensor
 
-from dllab.core.checks import check_positive_int
+from dllab.core.checks import check_int, check_positive_int
 from dllab.core.runs import atomic_write_text
 from dllab.nlp.encoding import (
     Encoding,
@@ -66,8 +66,13 @@ class Vocab:
         token_lists: Iterable[Sequence[str]],
         min_freq: int = 1,
         reserved: Sequence[str] = (),
+        max_size: int | None = None,
     ) -> Vocab:
-        """Count tokens over ``token_lists`` and keep those seen ``min_freq`` times or more."""
+        """Count tokens over ``token_lists`` and keep those seen ``min_freq`` times or more.
+
+        ``max_size`` caps the whole vocabulary (specials and reserved tokens included), keeping
+        the most frequent tokens.
+        """
         min_freq = check_positive_int(min_freq, "min_freq")
         if isinstance(token_lists, str):
             raise TypeError("token_lists must be lists of tokens, not one str")
@@ -78,6 +83,9 @@ class Vocab:
             (t for t, c in counts.items() if c >= min_freq and t not in taken),
             key=lambda t: (-counts[t], t),
         )
+        if max_size is not None:
+            max_size = check_int(max_size, "max_size", min=len(head))
+            frequent = frequent[: max_size - len(head)]
         return cls([*head, *frequent])
 
     def __len__(self) -> int:

@@ -152,12 +152,13 @@ class TensorDataModule(DataModule):
     """A DataModule over in-memory ``(X, y)`` tensors with a seeded validation split.
 
     Subclasses implement ``build() -> (X, y)`` (or pass ``tensors``); ``val_fraction`` of the
-    samples, chosen by ``seed``, are held out for validation.
+    samples, chosen by ``seed``, are held out for validation. Any number of equally long
+    tensors works the same way, for example ``(ids, valid_lens, y)``.
     """
 
     def __init__(
         self,
-        tensors: tuple[Tensor, Tensor] | None = None,
+        tensors: tuple[Tensor, ...] | None = None,
         batch_size: int = 128,
         val_fraction: float = 0.2,
         seed: int = 0,
@@ -171,7 +172,7 @@ class TensorDataModule(DataModule):
         self.train_tensors: tuple[Tensor, ...] | None = None
         self.val_tensors: tuple[Tensor, ...] | None = None
 
-    def build(self) -> tuple[Tensor, Tensor]:
+    def build(self) -> tuple[Tensor, ...]:
         if self._given is None:
             raise NotImplementedError(
                 f"{type(self).__name__} must implement build() or get tensors"
