@@ -42,6 +42,30 @@ app.add_typer(sentiment_app, name="sentiment")
 app.add_typer(bert_app, name="bert")
 
 
+class SubwordModelName(StrEnum):
+    wordpiece = "wordpiece"
+    bpe = "bpe"
+
+
+@tokenizer_app.command("train")
+def tokenizer_train(
+    corpus: Annotated[Path, typer.Argument(help="A UTF-8 text file; each line is one text.")],
+    model: Annotated[
+        SubwordModelName, typer.Option("--model", help="wordpiece (BERT) or bpe (translation).")
+    ] = SubwordModelName.wordpiece,
+    vocab_size: Annotated[
+        int, typer.Option("--vocab-size", min=8, help="Vocabulary size, special tokens included.")
+    ] = 8000,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the tokenizer.json.")] = Path(
+        "tokenizer.json"
+    ),
+) -> None:
+    """Train a WordPiece or BPE tokenizer on a corpus and save it as tokenizer.json."""
+    from dllab.nlp.tokenizer_commands import tokenizer_train_command
+
+    tokenizer_train_command(corpus, str(model), vocab_size, out)
+
+
 class SentimentModel(StrEnum):
     textcnn = "textcnn"
     birnn = "birnn"

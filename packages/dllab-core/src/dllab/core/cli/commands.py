@@ -25,7 +25,7 @@ from dllab.core.cli.options import (
     Resume,
     RunsDir,
     Seed,
-    quick_mode,
+    apply_quick,
 )
 
 app = typer.Typer(
@@ -96,10 +96,7 @@ def _train(command: str, make_model: Any, options: dict[str, Any]) -> dict[str, 
     """Build the data and model inside a ``TrainingCommand`` and fit (see its resume rule)."""
     from dllab.core.cli.training import TrainingCommand
 
-    quick = quick_mode(options["quick"])
-    if quick:
-        options.update(QUICK)
-    options["quick"] = quick
+    apply_quick(options, QUICK)
     with TrainingCommand(
         f"core-{command}",
         options,

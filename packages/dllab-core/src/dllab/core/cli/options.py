@@ -15,9 +15,10 @@ Nothing here imports torch unless ``--accelerator`` asks for a GPU.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -127,6 +128,19 @@ def quick_mode(flag: bool = False) -> bool:
     """True when ``--quick`` was given or ``DLLAB_QUICK`` is set to a true value."""
     env = os.environ.get("DLLAB_QUICK", "").strip().lower()
     return flag or env in {"1", "true", "yes", "on"}
+
+
+def apply_quick(options: dict[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Switch ``options`` to a command's ``--quick`` ``settings`` when quick mode is on.
+
+    Sets ``options["quick"]`` to whether it is (``--quick`` or ``DLLAB_QUICK``), so the run's
+    hparams.yaml records it; returns it.
+    """
+    quick = quick_mode(bool(options.get("quick", False)))
+    if quick:
+        options.update(settings)
+    options["quick"] = quick
+    return quick
 
 
 def check_positive_option(name: str, value: float) -> float:
