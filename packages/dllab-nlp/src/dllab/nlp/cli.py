@@ -103,7 +103,12 @@ Samples = Annotated[
     typer.Option("--samples", min=20, max=1_000_000, help="Synthetic training texts."),
 ]
 VocabSize = Annotated[
-    int, typer.Option("--vocab-size", min=16, help="WordPiece vocabulary size (BERT).")
+    int,
+    typer.Option(
+        "--vocab-size",
+        min=16,
+        help="Vocabulary cap: the word vocabulary's (textcnn, birnn) or WordPiece's (bert).",
+    ),
 ]
 
 
@@ -128,7 +133,7 @@ def sentiment_train(
     lr: LrOrDefault = None,
     max_len: MaxLen = None,
     samples: Samples = 4000,
-    vocab_size: VocabSize = 2000,
+    vocab_size: VocabSize = 5000,
     seed: Seed = 0,
     data_dir: DataDir = None,
     download: Download = False,
@@ -171,7 +176,9 @@ def bert_pretrain(
     samples: Annotated[
         int, typer.Option("--samples", min=20, max=1_000_000, help="Synthetic paragraphs.")
     ] = 2000,
-    vocab_size: VocabSize = 2000,
+    vocab_size: Annotated[
+        int, typer.Option("--vocab-size", min=16, help="WordPiece vocabulary size.")
+    ] = 2000,
     seed: Seed = 0,
     data_dir: DataDir = None,
     download: Download = False,

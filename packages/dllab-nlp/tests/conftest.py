@@ -1,0 +1,66 @@
+"""Shared fixtures: a tiny aclImdb tree in the published layout (no download).
+
+Lightning adds a log handler bound to the stderr of the moment it is first imported; imported
+inside a ``CliRunner`` call, that stream is closed by the next call. Importing it here binds
+the handler to the test session's stderr instead.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import lightning.pytorch  # noqa: F401
+import pytest
+
+POSITIVE = [
+    "A wonderful film.<br /><br />The acting was superb and the plot was gripping.",
+    "I loved it, truly brilliant. The music was beautiful.",
+    "The cast was charming and the ending was moving. Great fun!",
+    "Not boring at all: a clever, fresh and stunning movie.",
+]
+NEGATIVE = [
+    "An awful film.<br />The plot was dull and the acting was terrible.",
+    "I hated it. Boring, predictable and far too long.",
+    "The script was weak and the ending was silly. Poor.",
+    "Not good at all: a messy, bland and lifeless movie.",
+]
+LATIN1 = "A charming caf\xe9 scene, a superb na\xefve hero: wonderful.".encode("latin-1")
+"""A review that is not valid UTF-8 (the real tree has a few)."""
+
+
+def write_aclimdb(folder: Path, copies: int = 3) -> Path:
+    """Write ``folder/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``; returns aclImdb."""
+    root = folder / "aclImdb"
+    for split in ("train", "test"):
+        for label, texts, rating in (("pos", POSITIVE, 9), ("neg", NEGATIVE, 2)):
+            target = root / split / label
+            target.mkdir(parents=True)
+            for i in range(copies):
+                for j, text in enumerate(texts):
+                    index = i * len(texts) + j
+                    (target / f"{index}_{rating}.txt").write_text(text, encoding="utf-8")
+        (root / split / "pos" / "999_10.txt").write_bytes(LATIN1)
+    (root / "imdb.vocab").write_text("the\nfilm\n")
+    (root / "README").write_text("Large Movie Review Dataset v1.0 (fixture)\n")
+    return root
+
+
+def make_archive(folder: Path, destination: Path) -> Path:
+    """``aclImdb_v1.tar.gz`` holding ``aclImdb/`` of ``folder``."""
+    with tarfile.open(destination, "w:gz") as tar:
+        tar.add(folder / "aclImdb", arcname="aclImdb")
+    return destination
+
+
+@pytest.fixture
+def imdb_files():
+    """The fixture writers: ``write_aclimdb``, ``make_archive`` and the review texts."""
+    return SimpleNamespace(
+        write_aclimdb=write_aclimdb,
+        make_archive=make_archive,
+        positive=POSITIVE,
+        negative=NEGATIVE,
+        latin1=LATIN1,
+    )

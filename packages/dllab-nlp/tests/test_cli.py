@@ -1,0 +1,162 @@
+"""``dllab nlp sentiment ...`` and ``dllab nlp bert ...`` in-process: tiny runs and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dllab.core.cli.app import app
+from dllab.core.testing import assert_pngs
+
+runner = CliRunner()
+CPU = ["--accelerator", "cpu"]
+TINY = ["--samples", "60", "--epochs", "1", "--batch-size", "16", *CPU]
+TINY_PRETRAIN = ["--samples", "40", "--epochs", "1", "--batch-size", "16", "--max-len", "32", *CPU]
+
+
+def _invoke(*args, stdin=None):
+    return runner.invoke(app, ["nlp", *args], input=stdin)
+
+
+def _last_json(output):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _flat(output):
+    return " ".join(output.split())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny TextCNN run on the synthetic reviews, shared by the tests."""
+    runs = tmp_path_factory.mktemp("runs")
+    result = _invoke("sentiment", "train", *TINY, "--runs-dir", str(runs))
+    assert result.exit_code == 0, result.output
+    return runs / "nlp-sentiment-train" / "version_0", result
+
+
+# ---- sentiment train --------------------------------------------------------------------------
+def test_train_writes_the_run_folder_with_its_vocabulary(trained):
+    run, result = trained
+    summary = json.loads((run / "summary.json").read_text())
+    assert _last_json(result.output) == summary
+    assert {"val_acc", "test_acc", "negation_acc"} <= set(summary)
+    assert all(0.0 <= summary[k] <= 1.0 for k in ("val_acc", "test_acc", "negation_acc"))
+    assert_pngs(run, ["curves.png"])
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert json.loads((run / "vocab.json").read_text())["kind"] == "word"
+    options = yaml.safe_load((run / "hparams.yaml").read_text())["options"]
+    assert options["model"] == "textcnn" and options["max_len"] == 48  # the synthetic default
+
+
+def test_resume_continues_the_run_with_its_vocabulary(trained):
+    run, _ = trained
+    result = _invoke("sentiment", "train", *TINY[:2], "--epochs", "2", *TINY[4:],
+                     "--runs-dir", str(run.parents[1]), "--resume")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    resumed = run.parent / "version_1"
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["resumed_from"].startswith(str(run)) and summary["epochs"] == 2
+    assert (resumed / "vocab.json").read_bytes() == (run / "vocab.json").read_bytes()
+
+
+def test_resume_refuses_another_model(trained, tmp_path):
+    run, _ = trained
+    runs = tmp_path / "runs"
+    shutil.copytree(run.parent, runs / "nlp-sentiment-train")
+    result = _invoke("sentiment", "train", *TINY, "--model", "birnn", "--runs-dir", str(runs),
+                     "--resume")  # fmt: skip
+    assert result.exit_code == 2
+    assert "--model was" in _flat(result.output)
+
+
+# ---- sentiment predict ------------------------------------------------------------------------
+def test_predict_prints_a_label_and_probability_per_text_and_reads_stdin(trained):
+    run, _ = trained
+    lines = "the plot was not good\nthe acting was superb\n"
+    result = _invoke("sentiment", "predict", "--run", str(run), "a truly wonderful film", "-",
+                     stdin=lines)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    predictions = _last_json(result.output)["predictions"]
+    assert len(predictions) == 3
+    for label, probability in predictions:
+        assert label in ("negative", "positive") and 0.5 <= probability <= 1.0
+    printed = result.output.splitlines()
+    assert printed[0].endswith("a truly wonderful film")
+    assert printed[2].endswith("the acting was superb")
+    assert printed[0].split()[0] == predictions[0][0]
+
+
+def test_predict_refuses_empty_text(trained):
+    run, _ = trained
+    result = _invoke("sentiment", "predict", "--run", str(run), "fine film", "   ")
+    assert result.exit_code == 2
+    assert "texts[1] is empty text" in _flat(result.output)
+    assert "Traceback" not in result.output
+
+
+def test_predict_warns_about_text_made_only_of_unknown_tokens(trained):
+    run, _ = trained
+    result = _invoke("sentiment", "predict", "--run", str(run), "zorblax quuxified")
+    assert result.exit_code == 0, result.output
+    assert "only of unknown tokens" in _flat(result.output)
+    assert len(_last_json(result.output)["predictions"]) == 1
+
+
+def test_predict_truncates_a_text_longer_than_max_len_with_a_warning(trained):
+    run, _ = trained
+    long = " ".join(["the acting was superb"] * 40)  # 160 words > max_len 48
+    result = _invoke("sentiment", "predict", "--run", str(run), long)
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 texts were longer than max_len=48" in _flat(result.output)
+
+
+def test_predict_refuses_a_vocabulary_of_another_size(trained, tmp_path):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    vocab = json.loads((copy / "vocab.json").read_text())
+    vocab["tokens"] = vocab["tokens"][:20]
+    (copy / "vocab.json").write_text(json.dumps(vocab))
+    result = _invoke("sentiment", "predict", "--run", str(copy), "a fine film")
+    assert result.exit_code == 2
+    assert "vocabulary of 20 tokens" in _flat(result.output)
+
+
+def test_predict_refuses_an_unknown_run_folder(tmp_path):
+    result = _invoke("sentiment", "predict", "--run", str(tmp_path / "nothing"), "a fine film")
+    assert result.exit_code == 2 and "no run folder" in _flat(result.output)
+
+
+# ---- bad options --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "gpt"], "gpt"),
+        (["--dataset", "sst2"], "sst2"),
+        (["--lr", "-1"], "--lr"),
+        (["--samples", "5"], "--samples"),
+        (["--epochs", "0"], "--epochs"),
+        (["--from-pretrained", "nowhere"], "only --model bert"),
+        (["--model", "bert", "--from-pretrained", "nowhere"], "no run folder"),
+    ],
+)
+def test_train_refuses_bad_options(tmp_path, args, message):
+    result = _invoke("sentiment", "train", *args, "--runs-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert message in _flat(result.output)
+    assert not any(tmp_path.iterdir())
+
+
+def test_train_on_missing_imdb_names_the_path_and_download(tmp_path):
+    runs = tmp_path / "runs"
+    result = _invoke("sentiment", "train", "--dataset", "imdb", "--data-dir",
+                     str(tmp_path / "data"), *TINY, "--runs-dir", str(runs))  # fmt: skip
+    assert result.exit_code == 2
+    flat = _flat(result.output)
+    assert "aclImdb" in flat and "--download" in flat
+    assert not list(runs.rglob("summary.json"))
