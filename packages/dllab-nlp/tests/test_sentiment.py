@@ -1,0 +1,85 @@
+"""SentimentClassifier: the three networks as a core Classifier, saved and rebuilt by load_run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dllab.core.data.datamodule import TensorDataModule
+from dllab.core.load import load_run
+from dllab.core.testing import quick_trainer
+from dllab.nlp.sentiment import SentimentClassifier
+
+V, T = 40, 12
+SMALL = {
+    "textcnn": {"embed_size": 16, "num_channels": 16},
+    "birnn": {"embed_size": 16, "num_hiddens": 16, "num_layers": 1},
+    "bert": {"d_model": 16, "ffn_hidden": 32, "num_layers": 1, "max_len": T, "dropout": 0.0},
+}
+
+
+def _keyword_data(n: int = 256, seed: int = 0) -> TensorDataModule:
+    """Texts of random filler ids; label 1 iff they hold token 10 ("good"), else token 11."""
+    g = torch.Generator().manual_seed(seed)
+    lens = torch.randint(4, T + 1, (n,), generator=g)
+    ids = torch.randint(12, V, (n, T), generator=g)
+    y = torch.randint(0, 2, (n,), generator=g)
+    where = (torch.rand(n, generator=g) * (lens - 1)).long() + 1  # inside the text, not at 0
+    ids[torch.arange(n), where] = 10 + (1 - y)
+    ids[:, 0] = 4  # <cls>
+    ids = ids.masked_fill(torch.arange(T) >= lens.unsqueeze(1), 0)
+    return TensorDataModule((ids, lens, y), batch_size=32, seed=seed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["textcnn", "birnn", "bert"])
+def test_training_halves_the_loss_and_the_run_reloads_through_load_run(name, tmp_path):
+    torch.manual_seed(0)
+    model = SentimentClassifier(name, V, network=SMALL[name], lr=1e-2)
+    data = _keyword_data()
+    data.setup()
+    ids, lens, y = data.val_tensors
+    before = float(model.loss(model._eval_logits(ids, lens), y))
+    trainer = quick_trainer(tmp_path, max_epochs=5, curves=False)
+    trainer.fit(model, data)
+    after = float(model.loss(model._eval_logits(ids, lens), y))
+    assert after < 0.5 * before, (before, after)
+    again = load_run(trainer.run_dir)
+    assert isinstance(again, SentimentClassifier) and again.model_name == name
+    assert torch.equal(again.predict_proba(ids, lens), model.predict_proba(ids, lens))
+
+
+def test_glove_style_embeddings_are_used_and_can_be_frozen(tmp_path):
+    vectors = torch.randn(V, 10)
+    model = SentimentClassifier("textcnn", V, embeddings=vectors, freeze_embeddings=True)
+    assert model.hparams["network"]["embed_size"] == 10
+    assert "embeddings" not in model.hparams  # the vectors live in the weights
+    quick_trainer(tmp_path, max_epochs=1, curves=False, checkpoint=False).fit(
+        model, _keyword_data(64)
+    )
+    assert torch.equal(model.net.embedding.weight, vectors)
+    model = SentimentClassifier("birnn", V, embeddings=vectors, freeze_embeddings=False)
+    quick_trainer(tmp_path, max_epochs=1, curves=False, checkpoint=False).fit(
+        model, _keyword_data(64)
+    )
+    assert not torch.equal(model.net.embedding.weight, vectors)
+
+
+class _Encoder:
+    vocab_size = V + 1
+
+
+def test_bad_options_and_a_tokenizer_of_another_vocabulary_are_refused():
+    model = SentimentClassifier("textcnn", V)
+    with pytest.raises(ValueError, match=f"tokenizer has a vocabulary of {V + 1} tokens, the "
+                       f"model {V}"):  # fmt: skip
+        model.check_encoder(_Encoder())
+    with pytest.raises(ValueError, match="model must be one of"):
+        SentimentClassifier("lstm", V)
+    with pytest.raises(ValueError, match="do not fit birnn"):
+        SentimentClassifier("birnn", V, network={"kernel_sizes": [3]})
+    with pytest.raises(ValueError, match="embeddings apply to textcnn and birnn"):
+        SentimentClassifier("bert", V, embeddings=torch.zeros(V, 8))
+    with pytest.raises(ValueError, match="token ids must lie"):
+        model(torch.full((1, 5), V), torch.tensor([5]))
+    assert SentimentClassifier("bert", V, network=SMALL["bert"]).max_len == T
+    assert model.max_len is None
