@@ -58,6 +58,7 @@ def test_sentiment_data_reads_imdb_and_drops_br_tags(tmp_path):
     assert "br" not in data.encoder.vocab and "café" in data.encoder.vocab
     ids, valid_lens, y = data.tensors("train")
     assert ids.shape == (7, 12) and y.tolist() == [1, 1, 1, 0, 0, 0, 0]
+    assert valid_lens.tolist()[:2] == [9, 6]  # "<br /><br />" left no token behind
     assert len(data.tensors("test")[0]) == 2
     subset = SentimentData(None, dataset="imdb", root=tmp_path, n_train=3, seed=1)
     assert len(subset.texts("train")) == 3
