@@ -7,9 +7,7 @@ the handler to the test session's stderr instead.
 
 from __future__ import annotations
 
-import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import lightning.pytorch  # noqa: F401
 import pytest
@@ -30,37 +28,25 @@ LATIN1 = "A charming caf\xe9 scene, a superb na\xefve hero: wonderful.".encode("
 """A review that is not valid UTF-8 (the real tree has a few)."""
 
 
-def write_aclimdb(folder: Path, copies: int = 3) -> Path:
-    """Write ``folder/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``; returns aclImdb."""
-    root = folder / "aclImdb"
+def write_aclimdb(root: Path, copies: int = 3) -> Path:
+    """Write ``root/imdb/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``; returns the tree."""
+    tree = root / "imdb" / "aclImdb"
     for split in ("train", "test"):
         for label, texts, rating in (("pos", POSITIVE, 9), ("neg", NEGATIVE, 2)):
-            target = root / split / label
+            target = tree / split / label
             target.mkdir(parents=True)
             for i in range(copies):
                 for j, text in enumerate(texts):
                     index = i * len(texts) + j
                     (target / f"{index}_{rating}.txt").write_text(text, encoding="utf-8")
-        (root / split / "pos" / "999_10.txt").write_bytes(LATIN1)
-    (root / "imdb.vocab").write_text("the\nfilm\n")
-    (root / "README").write_text("Large Movie Review Dataset v1.0 (fixture)\n")
-    return root
-
-
-def make_archive(folder: Path, destination: Path) -> Path:
-    """``aclImdb_v1.tar.gz`` holding ``aclImdb/`` of ``folder``."""
-    with tarfile.open(destination, "w:gz") as tar:
-        tar.add(folder / "aclImdb", arcname="aclImdb")
-    return destination
+        (tree / split / "pos" / "999_10.txt").write_bytes(LATIN1)
+    (tree / "README").write_text("Large Movie Review Dataset v1.0 (fixture)\n")
+    return tree
 
 
 @pytest.fixture
-def imdb_files():
-    """The fixture writers: ``write_aclimdb``, ``make_archive`` and the review texts."""
-    return SimpleNamespace(
-        write_aclimdb=write_aclimdb,
-        make_archive=make_archive,
-        positive=POSITIVE,
-        negative=NEGATIVE,
-        latin1=LATIN1,
-    )
+def imdb_root(tmp_path):
+    """A data root holding a tiny aclImdb tree (13 reviews per class and split)."""
+    root = tmp_path / "data"
+    write_aclimdb(root)
+    return root

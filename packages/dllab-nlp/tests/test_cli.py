@@ -160,3 +160,14 @@ def test_train_on_missing_imdb_names_the_path_and_download(tmp_path):
     flat = _flat(result.output)
     assert "aclImdb" in flat and "--download" in flat
     assert not list(runs.rglob("summary.json"))
+
+
+def test_train_on_an_imdb_fixture_reads_the_tree_and_carries_the_vocabulary(imdb_root, tmp_path):
+    result = _invoke("sentiment", "train", "--dataset", "imdb", "--data-dir", str(imdb_root),
+                     "--max-len", "32", *TINY[2:], "--runs-dir", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "nlp-sentiment-train" / "version_0"
+    summary = _last_json(result.output)
+    assert 0.0 <= summary["test_acc"] <= 1.0 and "negation_acc" not in summary
+    tokens = json.loads((run / "vocab.json").read_text())["tokens"]
+    assert "café" in tokens and "br" not in tokens  # Latin-1 decoded, <br /> removed
