@@ -13,14 +13,20 @@ from dllab.core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from dllab.nlp.data.glove import load_glove
+    from dllab.nlp.data.imdb import read_imdb
     from dllab.nlp.data.reviews import make_negation_reviews, make_reviews, pretraining_paragraphs
     from dllab.nlp.data.sentiment import SentimentData, build_encoder
+    from dllab.nlp.data.wikitext import read_wikitext2
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.special import SPECIAL_TOKENS
     from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
     from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
 
 _LAZY = {
+    "load_glove": "dllab.nlp.data.glove",
+    "read_imdb": "dllab.nlp.data.imdb",
+    "read_wikitext2": "dllab.nlp.data.wikitext",
     "make_reviews": "dllab.nlp.data.reviews",
     "make_negation_reviews": "dllab.nlp.data.reviews",
     "pretraining_paragraphs": "dllab.nlp.data.reviews",
