@@ -41,19 +41,14 @@ def wikitext2_folder(root: str | os.PathLike[str], download: bool = False) -> Pa
     return require_path(tree, "WikiText-2")
 
 
-def read_wikitext2(root: str | os.PathLike[str], split: str = "train") -> list[list[str]]:
-    """Paragraphs (lists of >= 2 lowercased sentences) of ``root/wiki.<split>.tokens``.
-
-    ``root`` is the ``wikitext-2`` folder. Paragraphs keep the file's order.
+def read_paragraphs(path: str | os.PathLike[str]) -> list[list[str]]:
+    """Paragraphs (lists of >= 2 lowercased sentences) of one ``wiki.*.tokens`` file, in order.
 
     Raises:
-        FileNotFoundError: the split's file is missing.
         ValueError: the file holds no paragraph of two sentences or more.
     """
-    split = check_choice(split, "split", SPLITS)
-    path = require_path(Path(root) / f"wiki.{split}.tokens", f"WikiText-2 {split} split")
     paragraphs = []
-    with path.open(encoding="utf-8") as handle:
+    with Path(path).open(encoding="utf-8") as handle:
         for line in handle:
             sentences = [s for s in line.strip().lower().split(" . ") if s.strip()]
             if len(sentences) >= 2:
@@ -61,3 +56,25 @@ def read_wikitext2(root: str | os.PathLike[str], split: str = "train") -> list[l
     if not paragraphs:
         raise ValueError(f"{path} holds no paragraph of two sentences or more")
     return paragraphs
+
+
+def read_wikitext2(
+    root: str | os.PathLike[str] | None = None, split: str = "train", download: bool = False
+) -> list[list[str]]:
+    """The paragraphs of a WikiText-2 split (see ``read_paragraphs``).
+
+    Args:
+        root: the data folder (default ``$DLLAB_DATA_DIR`` or ``~/.cache/dllab``); the files
+            live in ``root/wikitext2/wikitext-2/``.
+        split: ``"train"``, ``"valid"`` or ``"test"``.
+        download: fetch and unpack the archive when the files are missing.
+
+    Raises:
+        FileNotFoundError: the split's file is missing (the message names ``--download``).
+        ValueError: the file holds no paragraph of two sentences or more.
+    """
+    from dllab.core.data.datamodule import data_root
+
+    split = check_choice(split, "split", SPLITS)
+    folder = wikitext2_folder(data_root(root), download)
+    return read_paragraphs(require_path(folder / f"wiki.{split}.tokens", f"WikiText-2 {split}"))
