@@ -171,3 +171,61 @@ def test_train_on_an_imdb_fixture_reads_the_tree_and_carries_the_vocabulary(imdb
     assert 0.0 <= summary["test_acc"] <= 1.0 and "negation_acc" not in summary
     tokens = json.loads((run / "vocab.json").read_text())["tokens"]
     assert "café" in tokens and "br" not in tokens  # Latin-1 decoded, <br /> removed
+
+
+@pytest.mark.slow
+def test_birnn_trains_on_the_synthetic_reviews(tmp_path):
+    result = _invoke("sentiment", "train", "--model", "birnn", *TINY, "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = _last_json(result.output)
+    assert {"test_acc", "negation_acc"} <= set(summary)
+    assert (tmp_path / "nlp-sentiment-train" / "version_0" / "vocab.json").is_file()
+
+
+# ---- bert pretrain and fine-tuning ------------------------------------------------------------
+def test_bert_pretrain_reports_mlm_nsp_perplexity_and_fine_tunes_from_its_run(tmp_path):
+    result = _invoke("bert", "pretrain", *TINY_PRETRAIN, "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    pretrained = tmp_path / "nlp-bert-pretrain" / "version_0"
+    summary = _last_json(result.output)
+    assert {"mlm_acc", "nsp_acc", "perplexity"} <= set(summary)
+    assert 0.0 <= summary["mlm_acc"] <= 1.0 and summary["perplexity"] > 1.0
+    for name in ("mlm_acc", "nsp_acc", "perplexity"):
+        assert name in result.output.split("run folder:")[0]  # in the printed table
+    assert (pretrained / "tokenizer.json").is_file()
+
+    result = _invoke("sentiment", "train", "--model", "bert", "--from-pretrained",
+                     str(pretrained), *TINY, "--runs-dir", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "--max-len 32" in result.output  # cut to the pretrained positions, with a warning
+    run = tmp_path / "nlp-sentiment-train" / "version_0"
+    tokenizer = (run / "tokenizer.json").read_bytes()
+    assert tokenizer == (pretrained / "tokenizer.json").read_bytes()
+    hparams = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hparams["pretrained_from"] == str(pretrained) and hparams["network"]["max_len"] == 32
+
+    result = _invoke("sentiment", "predict", "--run", str(run), "never boring", "not good")
+    assert result.exit_code == 0, result.output
+    assert len(_last_json(result.output)["predictions"]) == 2
+
+    result = _invoke("sentiment", "predict", "--run", str(pretrained), "never boring")
+    assert result.exit_code == 2
+    assert "not a run of dllab nlp sentiment train" in _flat(result.output)
+
+
+def test_fine_tuning_refuses_a_run_that_is_not_a_pretraining_run(trained, tmp_path):
+    run, _ = trained
+    result = _invoke("sentiment", "train", "--model", "bert", "--from-pretrained", str(run),
+                     *TINY, "--runs-dir", str(tmp_path / "runs"))  # fmt: skip
+    assert result.exit_code == 2
+    assert "is not a run of dllab nlp bert pretrain" in _flat(result.output)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bert_pretrain_on_missing_wikitext_names_the_path_and_download(tmp_path):
+    result = _invoke("bert", "pretrain", "--corpus", "wikitext2", "--data-dir",
+                     str(tmp_path / "data"), *TINY_PRETRAIN, "--runs-dir", str(tmp_path / "runs"))  # fmt: skip
+    assert result.exit_code == 2
+    flat = _flat(result.output)
+    assert "wikitext" in flat.lower() and "--download" in flat
+    assert not list((tmp_path / "runs").rglob("summary.json"))

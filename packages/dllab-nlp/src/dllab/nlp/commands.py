@@ -20,7 +20,6 @@ LABELS = ("negative", "positive")
 ENCODER_FILES = {"word": "vocab.json", "wordpiece": "tokenizer.json"}
 MAX_LEN = {"synthetic": 48, "imdb": 256}
 """Default ``--max-len`` per dataset: the synthetic reviews are short, IMDb's are not."""
-QUICK_PRETRAIN: dict[str, Any] = {"epochs": 4, "samples": 600}
 QUICK_LIMITS = {"limit_train_batches": 10, "limit_val_batches": 3, "limit_test_batches": 3}
 """``--quick`` on the real datasets (IMDb, WikiText-2): a few batches of each split."""
 
@@ -49,6 +48,23 @@ def _apply_quick(options: dict[str, Any], quick_table: Mapping[str, Any]) -> boo
         options.update(quick_table)
     options["quick"] = quick
     return quick
+
+
+def _training_command(run_name: str, options: Mapping[str, Any], limit: bool) -> Any:
+    """The ``TrainingCommand`` of ``options``; ``limit``: a few batches per split only."""
+    from dllab.core.cli.training import TrainingCommand
+
+    return TrainingCommand(
+        run_name,
+        options,
+        epochs=options["epochs"],
+        seed=options["seed"],
+        runs_dir=options["runs_dir"],
+        resume=options["resume"],
+        accelerator=options["accelerator"],
+        devices=options["devices"],
+        trainer_kwargs=QUICK_LIMITS if limit else {},
+    )
 
 
 def _real_data_error(err: BaseException) -> typer.BadParameter:
@@ -107,7 +123,6 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
     """``dllab nlp sentiment train``: fit, test, score the negation split; returns the summary."""
     import lightning as L
 
-    from dllab.core.cli.training import TrainingCommand
     from dllab.core.data.download import DownloadError
     from dllab.nlp.data.sentiment import SentimentData
     from dllab.nlp.sentiment import SentimentClassifier
@@ -122,18 +137,9 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
         options["max_len"] = MAX_LEN[dataset]
     if pretrained is not None and options["max_len"] > pretrained.bert.config.max_len:
         options["max_len"] = pretrained.bert.config.max_len  # the positions it learned
-    trainer_kwargs = QUICK_LIMITS if quick and dataset == "imdb" else {}
-    with TrainingCommand(
-        SENTIMENT_RUN,
-        options,
-        epochs=options["epochs"],
-        seed=options["seed"],
-        runs_dir=options["runs_dir"],
-        resume=options["resume"],
-        accelerator=options["accelerator"],
-        devices=options["devices"],
-        trainer_kwargs=trainer_kwargs,
-    ) as run:
+        typer.echo(f"warning: --max-len {options['max_len']}: the pretrained BERT's positions",
+                   err=True)  # fmt: skip
+    with _training_command(SENTIMENT_RUN, options, limit=quick and dataset == "imdb") as run:
         L.seed_everything(options["seed"], verbose=False)
         data_options = {
             "dataset": dataset,
@@ -252,28 +258,25 @@ def _paragraphs(options: Mapping[str, Any]) -> list[list[str]]:
         raise typer.BadParameter(_one_line(err), param_hint="--corpus/--download") from None
 
 
+def _quick_pretrain() -> dict[str, Any]:
+    """``--quick``: the quick CPU pretraining run of ``dllab.nlp.pretraining.QUICK``."""
+    from dllab.nlp.pretraining import QUICK
+
+    keys = ("epochs", "batch_size", "vocab_size", "max_len")
+    return {"samples": QUICK["paragraphs"], **{k: QUICK[k] for k in keys}}
+
+
 def bert_pretrain_command(options: dict[str, Any]) -> dict[str, Any]:
     """``dllab nlp bert pretrain``: MLM + NSP; prints MLM and NSP accuracy and perplexity."""
     import lightning as L
 
-    from dllab.core.cli.training import TrainingCommand
     from dllab.nlp.encoding import load_encoder
     from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer
     from dllab.nlp.subword import train_tokenizer
 
-    quick = _apply_quick(options, QUICK_PRETRAIN)
-    trainer_kwargs = QUICK_LIMITS if quick and options["corpus"] == "wikitext2" else {}
-    with TrainingCommand(
-        PRETRAIN_RUN,
-        options,
-        epochs=options["epochs"],
-        seed=options["seed"],
-        runs_dir=options["runs_dir"],
-        resume=options["resume"],
-        accelerator=options["accelerator"],
-        devices=options["devices"],
-        trainer_kwargs=trainer_kwargs,
-    ) as run:
+    quick = _apply_quick(options, _quick_pretrain())
+    real = options["corpus"] == "wikitext2"
+    with _training_command(PRETRAIN_RUN, options, limit=quick and real) as run:
         L.seed_everything(options["seed"], verbose=False)
         paragraphs = _paragraphs(options)
         if run.resumed_from is not None:
