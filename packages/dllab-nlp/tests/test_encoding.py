@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
-from dllab.nlp.special import CLS_ID, PAD_ID, SEP_ID, UNK_ID
+from dllab.nlp.special import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
 from dllab.nlp.subword import train_tokenizer
 from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
 
@@ -85,6 +85,13 @@ def test_text_of_unknown_tokens_only_is_encoded_with_a_warning(encoder):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a known text alone warns nothing
         encoder.encode_batch(["the movie was good"], max_len=8)
+
+
+def test_special_tokens_typed_in_a_text_stay_text(encoder, tmp_path):
+    for enc in (encoder, load_encoder(encoder.save(tmp_path / "encoder.json"))):
+        ids = enc.encode_batch(["the <mask> movie <pad> <sep>"], max_len=32).ids
+        assert not ((ids > 0) & (ids < len(SPECIAL_TOKENS)) & (ids != UNK_ID)).any()
+        assert int((ids != PAD_ID).sum()) > 5
 
 
 def test_saved_encoders_load_back_and_encode_the_same(encoder, tmp_path):

@@ -53,6 +53,7 @@ class SubwordTokenizer:
             self.kind = "bpe"
         else:
             raise ValueError(f"expected a WordPiece or BPE model, got {tokenizer.model}")
+        tokenizer.encode_special_tokens = True  # "<mask>" typed in a text is text, not id 6
         self.hf = tokenizer
 
     @property
