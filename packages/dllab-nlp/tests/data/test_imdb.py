@@ -1,4 +1,5 @@
-"""IMDb on a tiny aclImdb fixture: the real tree, Latin-1 bytes, <br /> tags, download, safety."""
+"""IMDb on the tiny aclImdb fixture (conftest): the real tree, Latin-1 bytes, <br /> tags,
+download and safe extraction."""
 
 from __future__ import annotations
 
@@ -13,54 +14,37 @@ from dllab.core.data.download import ChecksumError, UnsafeArchiveError
 from dllab.nlp.data.imdb import imdb_folder, read_imdb
 from dllab.nlp.data.sentiment import SentimentData
 
-REVIEWS = {
-    ("train", "pos", "0_9.txt"): "A superb film.<br /><br />The acting was great.",
-    ("train", "pos", "1_10.txt"): "Loved it, never boring.",
-    ("train", "pos", "2_8.txt"): "Wonderful music and a great cast.",
-    ("train", "neg", "0_2.txt"): "Dull plot.<br />Bad acting.",
-    ("train", "neg", "1_1.txt"): "Not good at all, awful.",
-    ("train", "neg", "2_3.txt"): "Boring and weak.",
-    ("test", "pos", "0_7.txt"): "Great fun.",
-    ("test", "neg", "0_4.txt"): "Terrible.",
-}
-LATIN1 = ("train", "neg", "3_2.txt"), "Caf\xe9 scenes were awful".encode("latin-1")
 
-
-def make_aclimdb(root):
-    """Write ``root/imdb/aclImdb`` as published (plus one unlabelled review); return the tree."""
-    tree = root / "imdb" / "aclImdb"
-    for (split, label, name), text in REVIEWS.items():
-        (tree / split / label).mkdir(parents=True, exist_ok=True)
-        (tree / split / label / name).write_text(text, encoding="utf-8")
-    (split, label, name), data = LATIN1
-    (tree / split / label / name).write_bytes(data)
+def _tree(imdb_root):
+    """The conftest's aclImdb tree (13 reviews per class and split, one Latin-1), plus an
+    unlabelled review that must not be read."""
+    tree = imdb_root / "imdb" / "aclImdb"
     (tree / "train" / "unsup").mkdir()
     (tree / "train" / "unsup" / "0_0.txt").write_text("unlabelled")
-    (tree / "README").write_text("Large Movie Review Dataset v1.0")
     return tree
 
 
-def test_reads_both_classes_of_a_split_with_labels_in_file_order(tmp_path):
-    texts, labels = read_imdb(make_aclimdb(tmp_path), "train")
-    assert labels == [1, 1, 1, 0, 0, 0, 0]
-    assert texts[0] == REVIEWS[("train", "pos", "0_9.txt")] and "unlabelled" not in texts
-    assert read_imdb(tmp_path / "imdb" / "aclImdb", "test") == (["Great fun.", "Terrible."], [1, 0])
+def test_reads_both_classes_of_a_split_with_labels_in_file_order(imdb_root):
+    texts, labels = read_imdb(_tree(imdb_root), "train")
+    assert labels == [1] * 13 + [0] * 12 and "unlabelled" not in texts
+    assert texts[0].startswith("A wonderful film.<br />")  # 0_9.txt, the first file name
+    assert texts[13].startswith("An awful film.")
+    assert read_imdb(imdb_root / "imdb" / "aclImdb", "test")[1] == labels
 
 
-def test_a_non_utf8_review_is_read_as_latin1(tmp_path):
-    texts, _ = read_imdb(make_aclimdb(tmp_path), "train")
-    assert "Café scenes were awful" in texts
+def test_a_non_utf8_review_is_read_as_latin1(imdb_root):
+    texts, _ = read_imdb(_tree(imdb_root), "train")
+    assert "A charming café scene, a superb naïve hero: wonderful." in texts
 
 
-def test_sentiment_data_reads_imdb_and_drops_br_tags(tmp_path):
-    make_aclimdb(tmp_path)
-    data = SentimentData(None, dataset="imdb", root=tmp_path, max_len=12, val_fraction=0.0)
+def test_sentiment_data_reads_imdb_and_drops_br_tags(imdb_root):
+    data = SentimentData(None, dataset="imdb", root=imdb_root, max_len=40, val_fraction=0.0)
     assert "br" not in data.encoder.vocab and "café" in data.encoder.vocab
     ids, valid_lens, y = data.tensors("train")
-    assert ids.shape == (7, 12) and y.tolist() == [1, 1, 1, 0, 0, 0, 0]
-    assert valid_lens.tolist()[:2] == [9, 6]  # "<br /><br />" left no token behind
-    assert len(data.tensors("test")[0]) == 2
-    subset = SentimentData(None, dataset="imdb", root=tmp_path, n_train=3, seed=1)
+    assert ids.shape == (25, 40) and y.tolist() == [1] * 13 + [0] * 12
+    assert valid_lens[0] == 14  # "<br /><br />" left no token behind
+    assert len(data.tensors("test")[0]) == 25
+    subset = SentimentData(None, dataset="imdb", root=imdb_root, n_train=3, seed=1)
     assert len(subset.texts("train")) == 3
 
 
@@ -84,12 +68,12 @@ def _archive(tree, destination):
     return destination
 
 
-def test_download_checks_the_md5_and_unpacks_the_archive(tmp_path, monkeypatch):
-    archive = _archive(make_aclimdb(tmp_path / "source"), tmp_path / "aclImdb_v1.tar.gz")
+def test_download_checks_the_md5_and_unpacks_the_archive(imdb_root, tmp_path, monkeypatch):
+    archive = _archive(imdb_root / "imdb" / "aclImdb", tmp_path / "aclImdb_v1.tar.gz")
     monkeypatch.setattr(imdb, "IMDB_URL", archive.as_uri())
     monkeypatch.setattr(imdb, "IMDB_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
     tree = imdb_folder(tmp_path / "fresh", download=True)
-    assert read_imdb(tree, "test")[1] == [1, 0]
+    assert read_imdb(tree, "test")[1] == [1] * 13 + [0] * 12
     monkeypatch.setattr(imdb, "IMDB_MD5", "0" * 32)
     with pytest.raises(ChecksumError, match="checksum mismatch"):
         imdb_folder(tmp_path / "other", download=True)
