@@ -120,10 +120,17 @@ def test_zero_init_residual_starts_blocks_as_identity_plus_relu():
         ({"blocks": (0,), "widths": (8,)}, "positive ints"),
         ({"stem": "tiny"}, "stem"),
         ({"num_classes": 0}, "num_classes"),
+        ({"in_channels": 0}, "in_channels"),
     ],
 )
 def test_bad_config_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        ResNetConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"num_classes": 2.5}, {"in_channels": True}])
+def test_config_sizes_must_be_ints(kwargs):
+    with pytest.raises(TypeError, match="must be an int"):
         ResNetConfig(**kwargs)
 
 

@@ -281,6 +281,11 @@ class LeanEpochLoop(_TrainingEpochLoop):
             if self._num_ready_batches_reached():
                 self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
 
+    def update_lr_schedulers(self, interval: str, update_plateau_schedulers: bool) -> None:
+        """Lightning's update, skipped outright when the fit has no scheduler (every batch)."""
+        if self.trainer.lr_scheduler_configs:
+            super().update_lr_schedulers(interval, update_plateau_schedulers)
+
     def _update_learning_rates(self, interval: str, update_plateau_schedulers: bool) -> None:
         module = self.trainer.lightning_module
         if not self._direct or module.automatic_optimization:

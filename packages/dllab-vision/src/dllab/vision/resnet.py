@@ -23,6 +23,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from dllab.core.checks import check_positive_int
+
 Stem = Literal["imagenet", "cifar"]
 STEMS = ("imagenet", "cifar")
 
@@ -54,10 +56,8 @@ class ResNetConfig:
             raise ValueError(f"blocks and widths must be positive ints, got {self}")
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
-        for name in ("num_classes", "in_channels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(self.num_classes, "num_classes")
+        check_positive_int(self.in_channels, "in_channels")
 
 
 ARCHITECTURES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
