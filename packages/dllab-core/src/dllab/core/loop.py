@@ -276,10 +276,38 @@ class LeanEpochLoop(_TrainingEpochLoop):
 
     def _step_schedulers(self) -> None:
         """Lightning's per-batch scheduler update, at the same point of the batch."""
-        if self._schedulers:
+        if not self._schedulers:
+            return
+        if self._lean:
+            self._step_lean_schedulers()
+        else:
             self.update_lr_schedulers("step", update_plateau_schedulers=False)
-            if self._num_ready_batches_reached():
-                self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
+        if self._num_ready_batches_reached():
+            self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
+
+    def _step_lean_schedulers(self) -> None:
+        """``update_lr_schedulers("step", update_plateau_schedulers=False)``, called directly.
+
+        The same ``lr_scheduler_step`` hook and progress counters as Lightning's
+        ``_update_learning_rates``, without the automatic-optimization switch and the profiler
+        wrapper around the hook (the lean path runs only without a profiler and with no
+        gradient accumulation).
+        """
+        module = self.trainer.lightning_module
+        index = self.batch_idx + 1
+        progress = self.scheduler_progress
+        previous = module._current_fx_name
+        object.__setattr__(module, "_current_fx_name", "lr_scheduler_step")
+        try:
+            for config in self.trainer.lr_scheduler_configs:
+                if config.reduce_on_plateau or config.interval != "step":
+                    continue
+                if index % config.frequency == 0:
+                    progress.increment_ready()
+                    module.lr_scheduler_step(config.scheduler, None)
+                    progress.increment_completed()
+        finally:
+            object.__setattr__(module, "_current_fx_name", previous)
 
     def update_lr_schedulers(self, interval: str, update_plateau_schedulers: bool) -> None:
         """Lightning's update, skipped outright when the fit has no scheduler (every batch)."""
