@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import typer
@@ -100,6 +101,9 @@ def _ranks_agree(trainer: Any, model: Any, data: Any, run_dir: Any) -> dict[str,
 
 def _train_manual(options: dict[str, Any], accelerator: str, world: int) -> dict[str, Any]:
     """Start ``world`` processes that train by hand; rank 0 writes into this run folder."""
+    # the ranks' heavy imports happen here, once: forked ranks inherit them
+    import dllab.core.data.glyphs
+    import dllab.core.fundamentals.models  # noqa: F401
     from dllab.core.callbacks import plot_history
     from dllab.core.cli.resume import plain
     from dllab.core.runs import run_folder
@@ -108,11 +112,18 @@ def _train_manual(options: dict[str, Any], accelerator: str, world: int) -> dict
 
     settings = {**options, "hidden": [options["hidden"]], "accelerator": accelerator}
     backend = "nccl" if accelerator == "gpu" else "gloo"
+    # CUDA cannot be forked; on CPU a forked rank inherits the imports instead of redoing them
+    start = "fork" if backend == "gloo" and sys.platform == "linux" else "spawn"
     hparams = {"options": plain(options), "trainer": {"strategy": "manual", "backend": backend}}
     try:
         with run_folder(options["runs_dir"], "parallel-train", hparams) as run:
             histories = run_workers(
-                train_glyphs, world, (settings, str(run.dir)), backend=backend, timeout=TIMEOUT_S
+                train_glyphs,
+                world,
+                (settings, str(run.dir)),
+                backend=backend,
+                timeout=TIMEOUT_S,
+                start_method=start,
             )
             agree = all(h == histories[0] for h in histories)
             history = histories[0]

@@ -77,7 +77,9 @@ def train_glyphs(
     X_val, y_val = (t.to(device) for t in data.val_tensors)
     torch.manual_seed(settings["seed"])  # the same initial weights on every rank
     model = MLP(num_hiddens=tuple(settings["hidden"]), lr=settings["lr"]).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr"])
+    optimizer = model.configure_optimizers()  # the same optimizer Lightning would use
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError("the manual strategy trains without a learning-rate schedule")
     history = []
     for epoch in range(settings["epochs"]):
         losses = []
