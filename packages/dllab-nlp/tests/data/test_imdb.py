@@ -12,7 +12,7 @@ import pytest
 import dllab.nlp.data.imdb as imdb
 from dllab.core.data.download import ChecksumError, UnsafeArchiveError
 from dllab.nlp.data.imdb import imdb_folder, read_imdb
-from dllab.nlp.data.sentiment import SentimentData
+from dllab.nlp.data.sentiment import IMDbData, SentimentData
 
 
 def _tree(imdb_root):
@@ -46,6 +46,15 @@ def test_sentiment_data_reads_imdb_and_drops_br_tags(imdb_root):
     assert len(data.tensors("test")[0]) == 25
     subset = SentimentData(None, dataset="imdb", root=imdb_root, n_train=3, seed=1)
     assert len(subset.texts("train")) == 3
+
+
+def test_imdb_data_is_sentiment_data_on_imdb(imdb_root):
+    data = IMDbData(root=imdb_root, batch_size=4)
+    assert data.dataset == "imdb" and data.max_len == 256
+    ids, _, y = next(iter(data.test_dataloader()))
+    assert ids.shape == (4, 256) and y.tolist() == [1, 1, 1, 1]
+    with pytest.raises(TypeError, match="use SentimentData"):
+        IMDbData(root=imdb_root, dataset="synthetic")
 
 
 def test_missing_tree_names_the_path_and_the_download_flag(tmp_path):

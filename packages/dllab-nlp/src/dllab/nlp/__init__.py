@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from dllab.nlp.data.glove import load_glove
     from dllab.nlp.data.imdb import read_imdb
     from dllab.nlp.data.reviews import make_negation_reviews, make_reviews, pretraining_paragraphs
-    from dllab.nlp.data.sentiment import SentimentData, build_encoder
+    from dllab.nlp.data.sentiment import IMDbData, SentimentData, build_encoder
     from dllab.nlp.data.wikitext import read_wikitext2
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.special import SPECIAL_TOKENS
@@ -31,6 +31,7 @@ _LAZY = {
     "make_negation_reviews": "dllab.nlp.data.reviews",
     "pretraining_paragraphs": "dllab.nlp.data.reviews",
     "SentimentData": "dllab.nlp.data.sentiment",
+    "IMDbData": "dllab.nlp.data.sentiment",
     "build_encoder": "dllab.nlp.data.sentiment",
     "SPECIAL_TOKENS": "dllab.nlp.special",
     "Encoding": "dllab.nlp.encoding",

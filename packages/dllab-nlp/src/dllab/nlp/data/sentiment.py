@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -164,3 +164,23 @@ class SentimentData(TensorDataModule):
     def negation_dataloader(self) -> TensorLoader:
         """The negation split (synthetic): a bag-of-words model is at chance on it."""
         return self._loader("negation")
+
+
+class IMDbData(SentimentData):
+    """``SentimentData`` on IMDb: the aclImdb tree under ``root`` (fetched with ``download``).
+
+    Reviews are long (230 words on average), so ``max_len`` defaults to 256 ids; a warning
+    counts the reviews cut. Every other argument is ``SentimentData``'s.
+    """
+
+    def __init__(
+        self,
+        encoder: TextEncoder | None = None,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        max_len: int = 256,
+        **kwargs: Any,
+    ) -> None:
+        if "dataset" in kwargs:
+            raise TypeError("IMDbData reads IMDb; use SentimentData to choose a dataset")
+        super().__init__(encoder, "imdb", max_len=max_len, root=root, download=download, **kwargs)
