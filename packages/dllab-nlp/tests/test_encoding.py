@@ -67,6 +67,8 @@ def test_pairs_carry_segments_and_are_cut_longest_first(encoder):
 def test_empty_text_is_refused_naming_its_index(encoder):
     with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
         encoder.encode_batch(["good", "   "], max_len=8)
+    with pytest.raises(ValueError, match=r"texts\[2\] gives no token"):
+        encoder.encode_batch(["good", "great", "<br /> <br/>"], max_len=8, add_cls_sep=True)
     with pytest.raises(ValueError, match="texts is empty"):
         encoder.encode_batch([], max_len=8)
     with pytest.raises(TypeError, match="sequence of strings"):

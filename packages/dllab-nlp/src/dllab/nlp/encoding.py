@@ -5,7 +5,8 @@ length, the valid length of each row, optional segment ids and how many texts we
 ``WordTokenizer`` (``dllab.nlp.vocab``) and ``SubwordTokenizer`` (``dllab.nlp.subword``) share
 the checks and warnings below, so every encoder treats bad input the same way:
 
-- an empty text (after stripping) raises ``ValueError`` naming its index;
+- an empty text (after stripping), or one that gives no token (``<br />`` alone), raises
+  ``ValueError`` naming its index;
 - a text longer than ``max_len`` is truncated, with one warning naming how many were cut;
 - a text whose tokens are all ``<unk>`` is encoded, with a warning.
 
@@ -90,30 +91,42 @@ def check_max_len(max_len: int, specials: int) -> int:
     return check_int(max_len, "max_len", min=specials + 1)
 
 
-def warn_outcome(
-    ids: Tensor, truncated: int, max_len: int, *, blank_ids: Sequence[int] = (), stacklevel: int = 3
+def check_outcome(
+    ids: Tensor,
+    truncated: int,
+    max_len: int,
+    *,
+    blank_ids: Sequence[int] = (),
+    name: str | None = "texts",
+    stacklevel: int = 3,
 ) -> None:
-    """Warn once about truncated texts and once about texts made only of ``<unk>``.
+    """Refuse texts that gave no token at all; warn about truncated and all-``<unk>`` texts.
 
     ``blank_ids`` are vocabulary entries that carry no word (BPE's lone ``▁`` word marker).
+    ``name`` names the texts in the error (``None`` skips the no-token check: sentence pairs).
     """
+    words = ids >= len(SPECIAL_TOKENS)  # (N, T) real vocabulary entries
+    for blank in blank_ids:
+        words &= ids != blank
+    unknown = ids == UNK_ID
+    if name is not None:
+        empty = ~(words | unknown).any(dim=1)  # (N,)
+        if empty.any():
+            first = int(empty.nonzero()[0, 0])
+            raise ValueError(f"{name}[{first}] gives no token (only markup or spaces)")
     if truncated:
         warnings.warn(
             f"{truncated} of {len(ids)} texts were longer than max_len={max_len} and were "
             "truncated",
             stacklevel=stacklevel,
         )
-    words = ids >= len(SPECIAL_TOKENS)  # (N, T) real vocabulary entries
-    for blank in blank_ids:
-        words &= ids != blank
-    unknown = ids == UNK_ID
     all_unknown = (~words.any(dim=1)) & unknown.any(dim=1)  # (N,)
     if all_unknown.any():
         first = int(all_unknown.nonzero()[0, 0])
         warnings.warn(
             f"{int(all_unknown.sum())} texts are made only of unknown tokens (the first is "
             f"text {first}); the model sees nothing but <unk> for them",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from dllab.core.checks import check_choice, check_int, check_positive_int
 from dllab.core.runs import atomic_write_text
-from dllab.nlp.encoding import Encoding, check_max_len, check_pairs, check_texts, warn_outcome
+from dllab.nlp.encoding import Encoding, check_max_len, check_outcome, check_pairs, check_texts
 from dllab.nlp.special import CLS, CLS_ID, PAD, PAD_ID, SEP, SEP_ID, SPECIAL_TOKENS, UNK
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ class SubwordTokenizer:
         """The subword pieces of one text (no special tokens)."""
         return self.hf.encode(text, add_special_tokens=False).tokens
 
-    def _encode(self, inputs: list, max_len: int, add_special_tokens: bool) -> Encoding:
+    def _encode(
+        self, inputs: list, max_len: int, add_special_tokens: bool, name: str | None
+    ) -> Encoding:
         hf = self.hf
         hf.enable_truncation(max_length=max_len)
         hf.enable_padding(pad_id=PAD_ID, pad_token=PAD, length=max_len)
@@ -82,7 +84,7 @@ class SubwordTokenizer:
         encoding = Encoding(ids, mask.sum(dim=1), segments, truncated)
         marker = self.hf.token_to_id("▁")  # BPE's word marker alone is no word
         blank = () if marker is None else (marker,)
-        warn_outcome(encoding.ids, truncated, max_len, blank_ids=blank, stacklevel=4)
+        check_outcome(encoding.ids, truncated, max_len, blank_ids=blank, name=name, stacklevel=4)
         return encoding
 
     def encode_batch(
@@ -91,13 +93,13 @@ class SubwordTokenizer:
         """Ids ``(N, max_len)`` padded with ``<pad>``; ``<cls> ... <sep>`` with add_cls_sep."""
         texts = check_texts(texts)
         max_len = check_max_len(max_len, 2 if add_cls_sep else 0)
-        return self._encode(texts, max_len, add_cls_sep)
+        return self._encode(texts, max_len, add_cls_sep, "texts")
 
     def encode_pairs(self, firsts: Sequence[str], seconds: Sequence[str], max_len: int) -> Encoding:
         """``<cls> a <sep> b <sep>`` with segments 0/1; the longer text is cut first."""
         firsts, seconds = check_pairs(firsts, seconds)
         max_len = check_max_len(max_len, 3)
-        return self._encode(list(zip(firsts, seconds, strict=True)), max_len, True)
+        return self._encode(list(zip(firsts, seconds, strict=True)), max_len, True, None)
 
     def decode(self, ids: Sequence[int] | Tensor) -> str:
         """The text of ``ids``, special tokens dropped."""

@@ -24,11 +24,11 @@ from dllab.core.runs import atomic_write_text
 from dllab.nlp.encoding import (
     Encoding,
     check_max_len,
+    check_outcome,
     check_pairs,
     check_texts,
     pack,
     pack_pairs,
-    warn_outcome,
 )
 from dllab.nlp.special import SPECIAL_TOKENS, UNK_ID
 
@@ -160,7 +160,7 @@ class WordTokenizer:
         texts = check_texts(texts)
         max_len = check_max_len(max_len, 2 if add_cls_sep else 0)
         encoding = pack(self._ids(texts), max_len, add_cls_sep)
-        warn_outcome(encoding.ids, encoding.truncated, max_len)
+        check_outcome(encoding.ids, encoding.truncated, max_len)
         return encoding
 
     def encode_pairs(self, firsts: Sequence[str], seconds: Sequence[str], max_len: int) -> Encoding:
@@ -168,7 +168,7 @@ class WordTokenizer:
         firsts, seconds = check_pairs(firsts, seconds)
         max_len = check_max_len(max_len, 3)
         encoding = pack_pairs(self._ids(firsts), self._ids(seconds), max_len)
-        warn_outcome(encoding.ids, encoding.truncated, max_len)
+        check_outcome(encoding.ids, encoding.truncated, max_len, name=None)
         return encoding
 
     def decode(self, ids: Sequence[int] | Tensor) -> str:
