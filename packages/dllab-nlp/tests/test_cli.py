@@ -229,3 +229,31 @@ def test_bert_pretrain_on_missing_wikitext_names_the_path_and_download(tmp_path)
     flat = _flat(result.output)
     assert "wikitext" in flat.lower() and "--download" in flat
     assert not list((tmp_path / "runs").rglob("summary.json"))
+
+
+def _write_wikitext2(root):
+    """``root/wikitext2/wikitext-2/wiki.*.tokens`` in the published format (headings, blanks)."""
+    tree = root / "wikitext2" / "wikitext-2"
+    tree.mkdir(parents=True)
+    subjects = ["the river", "the old castle", "the king", "the ship", "the village"]
+    lines = []
+    for i in range(40):
+        a, b = subjects[i % 5], subjects[(i + 2) % 5]
+        lines += [f" = Article {i} = \n", " \n",
+                  f" {a} was built in 18{i:02d} . {b} lies to the north @-@ east . "
+                  f"it is known for <unk> stone . \n", " \n"]  # fmt: skip
+    for split in ("train", "valid", "test"):
+        (tree / f"wiki.{split}.tokens").write_text("".join(lines), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_bert_pretrain_on_a_wikitext2_fixture(tmp_path):
+    _write_wikitext2(tmp_path / "data")
+    result = _invoke("bert", "pretrain", "--corpus", "wikitext2", "--data-dir",
+                     str(tmp_path / "data"), *TINY_PRETRAIN, "--runs-dir", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert {"mlm_acc", "nsp_acc", "perplexity"} <= set(_last_json(result.output))
+    tokenizer = json.loads(
+        (tmp_path / "nlp-bert-pretrain" / "version_0" / "tokenizer.json").read_text()
+    )
+    assert "castle" in tokenizer["model"]["vocab"]  # trained on the fixture's paragraphs
