@@ -122,7 +122,7 @@ def test_ddp_command_on_two_processes_equals_one_process(tmp_path, single):
         [str(dllab), *args, "--runs-dir", str(runs)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=480,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
