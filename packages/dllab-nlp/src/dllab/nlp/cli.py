@@ -99,8 +99,13 @@ MaxLen = Annotated[
     ),
 ]
 Samples = Annotated[
-    int,
-    typer.Option("--samples", min=20, max=1_000_000, help="Synthetic training texts."),
+    int | None,
+    typer.Option(
+        "--samples",
+        min=20,
+        max=1_000_000,
+        help="Training texts (default: 4000 synthetic; all of IMDb, else a seeded subset).",
+    ),
 ]
 VocabSize = Annotated[
     int,
@@ -132,7 +137,7 @@ def sentiment_train(
     batch_size: BatchSize = 64,
     lr: LrOrDefault = None,
     max_len: MaxLen = None,
-    samples: Samples = 4000,
+    samples: Samples = None,
     vocab_size: VocabSize = 5000,
     seed: Seed = 0,
     data_dir: DataDir = None,

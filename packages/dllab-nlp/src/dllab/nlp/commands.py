@@ -20,6 +20,8 @@ LABELS = ("negative", "positive")
 ENCODER_FILES = {"word": "vocab.json", "wordpiece": "tokenizer.json"}
 MAX_LEN = {"synthetic": 48, "imdb": 256}
 """Default ``--max-len`` per dataset: the synthetic reviews are short, IMDb's are not."""
+SYNTHETIC_SAMPLES = 4000
+"""Default ``--samples`` of the synthetic reviews (IMDb: all 25,000)."""
 QUICK_LIMITS = {"limit_train_batches": 10, "limit_val_batches": 3, "limit_test_batches": 3}
 """``--quick`` on the real datasets (IMDb, WikiText-2): a few batches of each split."""
 
@@ -135,10 +137,13 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
     pretrained = _pretrained(options["from_pretrained"])
     if options["max_len"] is None:
         options["max_len"] = MAX_LEN[dataset]
-    if pretrained is not None and options["max_len"] > pretrained.bert.config.max_len:
-        options["max_len"] = pretrained.bert.config.max_len  # the positions it learned
-        typer.echo(f"warning: --max-len {options['max_len']}: the pretrained BERT's positions",
-                   err=True)  # fmt: skip
+    if options["samples"] is None and dataset == "synthetic":
+        options["samples"] = SYNTHETIC_SAMPLES
+    positions = None if pretrained is None else pretrained.bert.config.max_len
+    if positions is not None and options["max_len"] > positions:
+        typer.echo(f"warning: --max-len {positions} (not {options['max_len']}): the positions "
+                   "the pretrained BERT learned", err=True)  # fmt: skip
+        options["max_len"] = positions
     with _training_command(SENTIMENT_RUN, options, limit=quick and dataset == "imdb") as run:
         L.seed_everything(options["seed"], verbose=False)
         data_options = {
