@@ -31,6 +31,8 @@ def test_a_failing_rank_stops_the_others_with_a_clear_error(fork_workers, how, r
     for rank in (0, 2):  # gloo names the lost peer
         assert "RuntimeError" in failures[rank] and "peer" in failures[rank], failures[rank]
     assert f"rank 1: {failures[1]}" in str(caught.value)
+    if how == "raise":  # the full traceback is kept for debugging
+        assert "fail_on_rank" in caught.value.tracebacks[1]
 
 
 @pytest.mark.distributed

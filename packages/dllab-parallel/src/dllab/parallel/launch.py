@@ -34,10 +34,12 @@ STARTUP_S = 60.0
 
 
 class WorkerError(RuntimeError):
-    """One or more ranks failed; ``failures`` maps each failed rank to its reason."""
+    """One or more ranks failed; ``failures`` maps each failed rank to its reason (one line),
+    ``tracebacks`` the ranks that raised to their full traceback."""
 
-    def __init__(self, failures: dict[int, str]) -> None:
+    def __init__(self, failures: dict[int, str], tracebacks: dict[int, str] | None = None) -> None:
         self.failures = dict(sorted(failures.items()))
+        self.tracebacks = dict(tracebacks or {})
         lines = [f"rank {rank}: {reason}" for rank, reason in self.failures.items()]
         super().__init__(f"{len(failures)} rank(s) failed: " + "; ".join(lines))
 
@@ -140,7 +142,8 @@ def run_workers(
     failures = {r: _exit_reason(code) for r, code in exits.items() if r not in reports}
     failures.update({r: rep[1] for r, rep in reports.items() if rep[0] == "error"})
     if failures:
-        raise WorkerError(failures)
+        tracebacks = {r: rep[2] for r, rep in reports.items() if rep[0] == "error"}
+        raise WorkerError(failures, tracebacks)
     return [pickle.loads(reports[rank][1]) for rank in range(world_size)]
 
 
