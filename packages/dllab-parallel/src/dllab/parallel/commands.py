@@ -11,7 +11,7 @@ import typer
 QUICK: dict[str, Any] = {"samples": 2000, "epochs": 3, "batch_size": 64}
 """``--quick``: a small run that still learns (the MLP passes 80% on the glyphs)."""
 TIMEOUT_S = 300.0
-"""How long one collective may wait before the manual strategy gives up on a rank."""
+"""How long one collective may wait for a rank before the run fails (both strategies)."""
 
 
 def _accelerator(name: str) -> str:
@@ -64,9 +64,15 @@ def train_command(options: dict[str, Any]) -> dict[str, Any]:
 
 def _train_ddp(options: dict[str, Any], accelerator: str, world: int) -> dict[str, Any]:
     """Lightning's DDP: it starts the other processes (or joins torchrun's) itself."""
+    from datetime import timedelta
+
+    from lightning.pytorch.strategies import DDPStrategy
+
     from dllab.core.cli.training import TrainingCommand
 
-    trainer_kwargs = {"strategy": "ddp" if world > 1 else "auto", "num_nodes": options["num_nodes"]}
+    # a rank that dies leaves the others failing after TIMEOUT_S, not Lightning's 30 minutes
+    strategy = DDPStrategy(timeout=timedelta(seconds=TIMEOUT_S)) if world > 1 else "auto"
+    trainer_kwargs = {"strategy": strategy, "num_nodes": options["num_nodes"]}
     with TrainingCommand(
         "parallel-train",
         options,
