@@ -90,6 +90,28 @@ def test_gpu_without_cuda_is_refused():
     assert result.exit_code == 2 and "not available" in result.output
 
 
+def _rank_1_fails(rank, world_size, settings, run_dir):
+    from dllab.parallel.allreduce import ring_all_reduce
+
+    if rank == 1:
+        raise ValueError("rank 1 failed on purpose")
+    ring_all_reduce(torch.ones(3))  # rank 0 waits for rank 1 here
+
+
+@pytest.mark.distributed
+def test_a_failing_rank_ends_the_manual_command_with_exit_1(tmp_path, monkeypatch):
+    import dllab.parallel.glyphs
+
+    monkeypatch.setattr(dllab.parallel.glyphs, "train_glyphs", _rank_1_fails)  # forked ranks
+    runs = tmp_path / "runs"
+    result = _invoke("train", "--strategy", "manual", *TINY, "--runs-dir", str(runs))
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.output.split())
+    assert "rank 1: ValueError: rank 1 failed on purpose" in message
+    assert "rank 0: RuntimeError" in message  # rank 0 stopped too, it did not hang
+    assert not list(runs.rglob("summary.json"))  # no run that looks complete
+
+
 @pytest.mark.slow
 @pytest.mark.distributed
 def test_manual_strategy_equals_one_process(tmp_path, single):
