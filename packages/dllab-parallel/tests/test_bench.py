@@ -21,7 +21,8 @@ def test_benchmark_runs_with_tiny_sizes(capsys):
     spec = importlib.util.spec_from_file_location("bench_allreduce", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    args = ["--max-bytes", "4096", "--repeats", "1", "--steps", "1", "--batch", "8"]
+    args = ["--max-bytes", "4096", "--repeats", "1", "--ratio-repeats", "1", "--steps", "1"]
+    args += ["--batch", "8"]
     ratios = bench.main([*args, "--start-method", "fork"])
     out = capsys.readouterr().out
     last = json.loads(out.strip().splitlines()[-1])

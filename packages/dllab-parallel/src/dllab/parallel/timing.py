@@ -36,11 +36,15 @@ def _slowest(seconds: float) -> float:
 
 
 def time_all_reduces(
-    rank: int, world_size: int, sizes: Sequence[int], repeats: int
+    rank: int, world_size: int, plan: Sequence[tuple[int, int]]
 ) -> dict[int, dict[str, list[float]]]:
-    """``{nbytes: {contender: [seconds, ...]}}`` for float32 tensors of ``nbytes`` bytes."""
+    """``{nbytes: {contender: [seconds, ...]}}`` for float32 tensors of ``nbytes`` bytes.
+
+    ``plan`` lists ``(nbytes, repeats)``: each size is timed ``repeats`` rounds, after one
+    warm-up round, the contenders taking turns within each round.
+    """
     out: dict[int, dict[str, list[float]]] = {}
-    for nbytes in sizes:
+    for nbytes, repeats in plan:
         x = torch.ones(nbytes // 4)
         samples: dict[str, list[float]] = {name: [] for name in CONTENDERS}
         for repeat in range(repeats + 1):  # the first round warms up
