@@ -83,3 +83,51 @@ def test_bad_options_and_a_tokenizer_of_another_vocabulary_are_refused():
         model(torch.full((1, 5), V), torch.tensor([5]))
     assert SentimentClassifier("bert", V, network=SMALL["bert"]).max_len == T
     assert model.max_len is None
+
+
+def _quick_data(model: str, encoder=None):
+    from dllab.nlp.data.sentiment import SentimentData
+    from dllab.nlp.sentiment import QUICK, QUICK_DATA
+
+    return SentimentData(
+        encoder,
+        n_train=QUICK_DATA["n_train"],
+        max_len=QUICK_DATA["max_len"],
+        seed=QUICK_DATA["seed"],
+        batch_size=QUICK[model]["batch_size"],
+        add_cls_sep=model == "bert",
+    )
+
+
+def _accuracy(model, loader) -> float:
+    right = total = 0
+    for ids, lens, y in loader:
+        right += int((model.predict(ids, lens) == y).sum())
+        total += len(y)
+    return right / total
+
+
+def _quick_fit(model: SentimentClassifier, data, name: str, tmp_path) -> dict[str, float]:
+    from dllab.nlp.sentiment import QUICK
+
+    trainer = quick_trainer(tmp_path, max_epochs=QUICK[name]["epochs"], curves=False,
+                            checkpoint=False, name=name)  # fmt: skip
+    trainer.fit(model, data)
+    return {
+        "val_acc": float(trainer.callback_metrics["val_acc"]),
+        "negation_acc": _accuracy(model, data.negation_dataloader()),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["textcnn", "birnn"])
+def test_quick_runs_reach_90_percent_validation_and_80_on_the_negation_split(name, tmp_path):
+    from dllab.nlp.sentiment import QUICK
+
+    data = _quick_data(name)
+    torch.manual_seed(0)
+    quick = QUICK[name]
+    model = SentimentClassifier(name, data.vocab_size, network=quick["network"], **quick["recipe"])
+    scores = _quick_fit(model, data, name, tmp_path)
+    print(name, scores)
+    assert scores["val_acc"] >= 0.90 and scores["negation_acc"] >= 0.80, scores

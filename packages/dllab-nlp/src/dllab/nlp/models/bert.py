@@ -69,6 +69,8 @@ class BERTEncoder(nn.Module):
         self.max_len = check_positive_int(max_len, "max_len")
         self.token_embedding = nn.Embedding(vocab_size, check_positive_int(d_model, "d_model"))
         self.segment_embedding = nn.Embedding(2, d_model)
+        for table in (self.token_embedding, self.segment_embedding):
+            nn.init.normal_(table.weight, std=0.02)  # BERT's init: positions weigh as much
         self.pos_embedding = nn.Parameter(torch.randn(1, max_len, d_model) * 0.02)
         self.embed_norm = nn.LayerNorm(d_model)
         self.embed_dropout = nn.Dropout(check_probability(dropout, "dropout"))
