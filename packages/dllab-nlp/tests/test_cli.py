@@ -182,6 +182,18 @@ def test_birnn_trains_on_the_synthetic_reviews(tmp_path):
     assert (tmp_path / "nlp-sentiment-train" / "version_0" / "vocab.json").is_file()
 
 
+@pytest.mark.slow
+def test_bert_from_scratch_carries_its_wordpiece_tokenizer(tmp_path):
+    result = _invoke("sentiment", "train", "--model", "bert", "--vocab-size", "300", *TINY,
+                     "--runs-dir", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "nlp-sentiment-train" / "version_0"
+    tokenizer = json.loads((run / "tokenizer.json").read_text())
+    assert tokenizer["model"]["type"] == "WordPiece" and len(tokenizer["model"]["vocab"]) <= 300
+    result = _invoke("sentiment", "predict", "--run", str(run), "the plot was never boring")
+    assert result.exit_code == 0, result.output
+
+
 # ---- bert pretrain and fine-tuning ------------------------------------------------------------
 def test_bert_pretrain_reports_mlm_nsp_perplexity_and_fine_tunes_from_its_run(tmp_path):
     result = _invoke("bert", "pretrain", *TINY_PRETRAIN, "--runs-dir", str(tmp_path))
