@@ -131,3 +131,40 @@ def test_quick_runs_reach_90_percent_validation_and_80_on_the_negation_split(nam
     scores = _quick_fit(model, data, name, tmp_path)
     print(name, scores)
     assert scores["val_acc"] >= 0.90 and scores["negation_acc"] >= 0.80, scores
+
+
+@pytest.mark.slow
+def test_bert_fine_tuned_from_its_pretraining_run_beats_bert_from_scratch_on_negation(tmp_path):
+    """Quick pretraining, then the same fine-tuning budget from that run and from scratch."""
+    from dllab.nlp.data.reviews import pretraining_paragraphs
+    from dllab.nlp.pretraining import QUICK as PRETRAIN
+    from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer
+    from dllab.nlp.sentiment import QUICK
+    from dllab.nlp.subword import train_tokenizer
+
+    paragraphs = pretraining_paragraphs(PRETRAIN["paragraphs"], seed=0)
+    sentences = (s for paragraph in paragraphs for s in paragraph)
+    tokenizer = train_tokenizer(sentences, "wordpiece", PRETRAIN["vocab_size"])
+    corpus = BERTPretrainData(paragraphs, tokenizer, max_len=PRETRAIN["max_len"],
+                              batch_size=PRETRAIN["batch_size"])  # fmt: skip
+    torch.manual_seed(0)
+    pretrainer = BERTPretrainer(tokenizer.vocab_size, max_len=PRETRAIN["max_len"])
+    pretraining = quick_trainer(tmp_path, max_epochs=PRETRAIN["epochs"], curves=False,
+                                name="pretrain")  # fmt: skip
+    pretraining.fit(pretrainer, corpus)
+    print("pretraining", {k: round(float(v), 3) for k, v in pretraining.callback_metrics.items()})
+
+    data = _quick_data("bert", tokenizer)
+    torch.manual_seed(0)
+    fine_tuned = SentimentClassifier.from_pretrained(pretraining.run_dir, **QUICK["bert"]["recipe"])
+    fine_tuned.check_encoder(tokenizer)
+    pretrained = _quick_fit(fine_tuned, data, "bert", tmp_path)
+    torch.manual_seed(0)
+    network = {**QUICK["bert"]["network"], "max_len": PRETRAIN["max_len"]}
+    scratch_model = SentimentClassifier("bert", tokenizer.vocab_size, network=network,
+                                        **QUICK["bert"]["recipe"])  # fmt: skip
+    scratch = _quick_fit(scratch_model, data, "bert", tmp_path)
+    print("fine-tuned from pretraining", pretrained, "from scratch", scratch)
+    assert pretrained["val_acc"] >= 0.90 and pretrained["negation_acc"] >= 0.80, pretrained
+    assert pretrained["negation_acc"] > scratch["negation_acc"], (pretrained, scratch)
+    assert fine_tuned.hparams["pretrained_from"] == str(pretraining.run_dir)

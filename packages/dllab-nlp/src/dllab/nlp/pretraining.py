@@ -39,10 +39,10 @@ RECIPE: dict[str, Any] = {"lr": 1e-3, "optimizer": "adamw", "weight_decay": 0.01
 """The pretraining recipe's defaults (any ``Module`` option may override them)."""
 
 QUICK: dict[str, Any] = {
-    "paragraphs": 600,
+    "paragraphs": 1000,
     "vocab_size": 400,
     "max_len": 48,
-    "epochs": 4,
+    "epochs": 6,
     "batch_size": 64,
 }
 """A quick CPU pretraining run on the synthetic reviews' paragraphs (``pretraining_paragraphs``

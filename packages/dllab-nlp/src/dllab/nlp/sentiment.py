@@ -45,7 +45,7 @@ RECIPE: dict[str, Any] = {"lr": 1e-3, "optimizer": "adamw", "weight_decay": 0.01
 QUICK: dict[str, dict[str, Any]] = {
     "textcnn": {"network": {}, "recipe": {"lr": 3e-3}, "epochs": 4, "batch_size": 64},
     "birnn": {"network": {}, "recipe": {"lr": 3e-3}, "epochs": 4, "batch_size": 64},
-    "bert": {"network": {}, "recipe": {"lr": 1e-3}, "epochs": 6, "batch_size": 64},
+    "bert": {"network": {}, "recipe": {"lr": 1e-3}, "epochs": 6, "batch_size": 32},
 }
 """Quick CPU runs on the synthetic reviews, per model: ``network`` sizes over
 ``NETWORK_DEFAULTS``, ``recipe`` options over ``RECIPE``, ``epochs`` and ``batch_size``; the data
