@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from dllab.nlp.data.sentiment import IMDbData, SentimentData, build_encoder
     from dllab.nlp.data.wikitext import read_wikitext2
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
+    from dllab.nlp.models.bert import BERTClassifier, BERTConfig, BERTEncoder, BERTModel
+    from dllab.nlp.models.birnn import BiRNN
+    from dllab.nlp.models.textcnn import TextCNN
+    from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer, mask_tokens, nsp_pairs
+    from dllab.nlp.sentiment import SentimentClassifier
     from dllab.nlp.special import SPECIAL_TOKENS
     from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
     from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
@@ -42,6 +47,17 @@ _LAZY = {
     "Vocab": "dllab.nlp.vocab",
     "WordTokenizer": "dllab.nlp.vocab",
     "tokenize": "dllab.nlp.vocab",
+    "TextCNN": "dllab.nlp.models.textcnn",
+    "BiRNN": "dllab.nlp.models.birnn",
+    "BERTConfig": "dllab.nlp.models.bert",
+    "BERTEncoder": "dllab.nlp.models.bert",
+    "BERTModel": "dllab.nlp.models.bert",
+    "BERTClassifier": "dllab.nlp.models.bert",
+    "BERTPretrainData": "dllab.nlp.pretraining",
+    "BERTPretrainer": "dllab.nlp.pretraining",
+    "mask_tokens": "dllab.nlp.pretraining",
+    "nsp_pairs": "dllab.nlp.pretraining",
+    "SentimentClassifier": "dllab.nlp.sentiment",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))
