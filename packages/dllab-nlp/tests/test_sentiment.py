@@ -46,6 +46,10 @@ def test_training_halves_the_loss_and_the_run_reloads_through_load_run(name, tmp
     again = load_run(trainer.run_dir)
     assert isinstance(again, SentimentClassifier) and again.model_name == name
     assert torch.equal(again.predict_proba(ids, lens), model.predict_proba(ids, lens))
+    with pytest.raises(ValueError, match="holds a SentimentClassifier, not a BERTPretrainer run"):
+        SentimentClassifier.from_pretrained(trainer.run_dir)
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        SentimentClassifier.from_pretrained(tmp_path / "missing")
 
 
 def test_glove_style_embeddings_are_used_and_can_be_frozen(tmp_path):
