@@ -116,7 +116,7 @@ def _quick_sentiment(model_name: str) -> dict[str, Any]:
         "epochs": quick["epochs"],
         "batch_size": quick["batch_size"],
         "lr": quick["recipe"].get("lr"),
-        "samples": QUICK_DATA["n_train"],
+        "samples": quick.get("n_train", QUICK_DATA["n_train"]),
         "max_len": QUICK_DATA["max_len"],
     }
 
