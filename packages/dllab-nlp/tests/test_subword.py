@@ -71,3 +71,35 @@ def test_damaged_tokenizer_json_is_refused(tmp_path):
 def test_bad_corpus_and_sizes_are_refused(texts, kwargs, error, message):
     with pytest.raises(error, match=message):
         train_tokenizer(texts, **{"model": "wordpiece", "vocab_size": 200, **kwargs})
+
+
+_TRAIN_AND_SAVE = """
+import sys
+from dllab.nlp.data.reviews import pretraining_paragraphs
+from dllab.nlp.subword import train_tokenizer
+texts = [s for paragraph in pretraining_paragraphs(1000, seed=0) for s in paragraph]
+for model in ("wordpiece", "bpe"):
+    train_tokenizer(texts, model, vocab_size=400).save(f"{sys.argv[1]}-{model}.json")
+"""
+
+
+def test_the_same_corpus_gives_the_same_tokenizer_in_every_process(tmp_path):
+    import subprocess
+    import sys
+
+    for run in ("a", "b"):  # fresh processes: HF's hash maps are seeded anew in each
+        subprocess.run([sys.executable, "-c", _TRAIN_AND_SAVE, str(tmp_path / run)], check=True)
+    for model in ("wordpiece", "bpe"):
+        first, second = ((tmp_path / f"{run}-{model}.json").read_bytes() for run in ("a", "b"))
+        assert first == second, f"{model}: the two processes trained different tokenizers"
+        vocab = SubwordTokenizer.load(tmp_path / f"a-{model}.json").hf.get_vocab()
+        assert sorted(vocab.values()) == list(range(len(vocab)))
+        assert [vocab[t] for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS)))
+
+
+def test_reserved_continuation_pieces_are_ordinary_tokens():
+    tokenizer = train_tokenizer(CORPUS, "wordpiece", vocab_size=100)
+    pieces = tokenizer.tokenize("unbelievably")
+    assert tokenizer.decode(tokenizer.hf.encode("unbelievably").ids) == "unbelievably"
+    added = tokenizer.hf.get_added_tokens_decoder()
+    assert sorted(added) == list(range(len(SPECIAL_TOKENS))) and len(pieces) >= 1

@@ -145,16 +145,44 @@ def _pipeline(model: str) -> Tokenizer:
     return tokenizer
 
 
-def _trainer(model: str, vocab_size: int, min_frequency: int):
+def _trainer(model: str, vocab_size: int, min_frequency: int, reserved: Sequence[str] = ()):
     from tokenizers import trainers
 
     kind = trainers.WordPieceTrainer if model == "wordpiece" else trainers.BpeTrainer
     return kind(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=[*SPECIAL_TOKENS, *reserved],
         show_progress=False,
     )
+
+
+def _continuations(tokenizer: Tokenizer, texts: Sequence[str]) -> list[str]:
+    """The ``##c`` piece of every character ``c`` that continues a word of ``texts``, sorted.
+
+    HF's WordPiece trainer adds these pieces in the order it meets them in a hash map, which
+    changes from one process to the next; their ids then break the ties between equally frequent
+    merges, so the vocabulary itself would change. Reserved up front, they get fixed ids.
+    """
+    normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
+    words: set[str] = set()
+    for text in texts:
+        words.update(
+            word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+        )
+    return [f"##{c}" for c in sorted({c for word in words for c in word[1:]})]
+
+
+def _rebuilt(tokenizer: Tokenizer, model: str) -> Tokenizer:
+    """A fresh pipeline around the trained model's vocabulary, with only the seven special tokens
+    registered (the trainer marks the reserved ``##c`` pieces special too)."""
+    from tokenizers import models
+
+    vocab = tokenizer.get_vocab(with_added_tokens=False)
+    rebuilt = _pipeline(model)
+    rebuilt.model = models.WordPiece(vocab, unk_token=UNK, continuing_subword_prefix="##")
+    rebuilt.add_special_tokens(list(SPECIAL_TOKENS))
+    return rebuilt
 
 
 class _Counted:
@@ -180,6 +208,8 @@ def train_tokenizer(
 ) -> SubwordTokenizer:
     """Train a WordPiece or BPE tokenizer on ``texts`` (any iterable, read once).
 
+    The same corpus gives the same vocabulary and ids in every process, so seeded runs repeat.
+
     Raises:
         ValueError: if the corpus holds no text, or ``vocab_size`` cannot hold the seven
             special tokens plus the corpus's alphabet (every character must stay encodable).
@@ -192,10 +222,13 @@ def train_tokenizer(
     from tokenizers import processors
 
     tokenizer = _pipeline(model)
-    corpus = _Counted(texts)
-    tokenizer.train_from_iterator(corpus, _trainer(model, vocab_size, min_frequency))
-    if corpus.count == 0:
+    corpus = list(_Counted(texts))
+    if not corpus:
         raise ValueError("the corpus is empty: no non-blank text to train a tokenizer on")
+    reserved = _continuations(tokenizer, corpus) if model == "wordpiece" else []
+    tokenizer.train_from_iterator(corpus, _trainer(model, vocab_size, min_frequency, reserved))
+    if model == "wordpiece":
+        tokenizer = _rebuilt(tokenizer, model)
     if tokenizer.get_vocab_size() > vocab_size:
         raise ValueError(
             f"vocab_size={vocab_size} is too small: the {len(SPECIAL_TOKENS)} special tokens and "
