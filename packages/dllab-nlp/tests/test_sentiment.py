@@ -141,9 +141,9 @@ def test_quick_runs_reach_90_percent_validation_and_80_on_the_negation_split(nam
 def test_bert_fine_tuned_from_its_pretraining_run_learns_the_negation_split(tmp_path):
     """Quick pretraining, then the same fine-tuning budget from that run and from scratch.
 
-    Both results are printed. Across runs the fine-tuned BERT scored 0.88-0.93 on validation
-    and 0.85-0.91 on negation, BERT from scratch 0.81-0.89 and 0.73-0.89: pretraining helps
-    on average but not in every run, so only the fine-tuned model's floor is asserted.
+    Both results are printed. The tokenizer, the data and the initializations are seeded, so
+    a run repeats: the fine-tuned BERT must reach 90% on validation and 80% on the negation
+    split, and beat BERT from scratch on the negation split.
     """
     from dllab.nlp.data.reviews import pretraining_paragraphs
     from dllab.nlp.pretraining import QUICK as PRETRAIN
@@ -174,6 +174,6 @@ def test_bert_fine_tuned_from_its_pretraining_run_learns_the_negation_split(tmp_
                                         **QUICK["bert"]["recipe"])  # fmt: skip
     scratch = _quick_fit(scratch_model, data, "bert", tmp_path)
     print("fine-tuned from pretraining", pretrained, "from scratch", scratch)
-    assert pretrained["val_acc"] >= 0.85 and pretrained["negation_acc"] >= 0.80, pretrained
-    assert 0.5 <= scratch["val_acc"] <= 1.0, scratch
+    assert pretrained["val_acc"] >= 0.90 and pretrained["negation_acc"] >= 0.80, pretrained
+    assert pretrained["negation_acc"] > scratch["negation_acc"], (pretrained, scratch)
     assert fine_tuned.hparams["pretrained_from"] == str(pretraining.run_dir)
