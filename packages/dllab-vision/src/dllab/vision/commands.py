@@ -67,14 +67,11 @@ def train_command(options: dict[str, Any]) -> dict[str, Any]:
     """``dllab vision train``: fit, test, draw the confusion matrix; returns the summary."""
     import lightning as L
 
-    from dllab.core.cli.options import quick_mode
+    from dllab.core.cli.options import apply_quick
     from dllab.core.cli.training import RESUMABLE, TrainingCommand
     from dllab.vision.model import ResNet
 
-    quick = quick_mode(options["quick"])
-    if quick:
-        options.update(QUICK)
-    options["quick"] = quick
+    quick = apply_quick(options, QUICK)
     gpu = _on_gpu(str(options["accelerator"]))
     trainer_kwargs: dict[str, Any] = {"precision": "bf16-mixed"} if gpu else {}
     if quick and options["dataset"] == "cifar10":
