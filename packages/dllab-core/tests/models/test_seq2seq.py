@@ -99,6 +99,21 @@ def test_greedy_decoding_with_cache_equals_recomputing_prefixes():
     assert torch.equal(cached, expected.masked_fill(after_eos, PAD))
 
 
+def test_decode_step_with_and_without_cache_gives_the_teacher_forced_logits():
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(Seq2SeqConfig(**SMALL)).eval()
+    src, lengths, tgt_in, _ = make_reversal_data(4, seed=2)
+    with torch.no_grad():
+        forced = model(src, lengths, tgt_in)  # (B, T, V)
+        memory = model.encode(src, lengths)
+        cache = model.decoder.new_cache()
+        for t in range(tgt_in.shape[1]):
+            cached = model.decode_step(tgt_in[:, t : t + 1], memory, lengths, cache=cache)
+            recomputed = model.decode_step(tgt_in[:, : t + 1], memory, lengths)
+            assert torch.allclose(cached, forced[:, t], atol=1e-5)
+            assert torch.allclose(recomputed, forced[:, t], atol=1e-5)
+
+
 def test_a_few_steps_lower_the_loss():
     """Seeded learning test on raw batches (the notebook trains to >= 95% exact match)."""
     torch.manual_seed(0)

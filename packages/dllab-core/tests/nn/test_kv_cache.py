@@ -140,3 +140,35 @@ def test_bad_cache_use():
     static.append(torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4))
     with pytest.raises(ValueError, match="already filled"):
         static.append(torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4))
+
+
+def test_reorder_keeps_the_chosen_rows_and_decoding_continues_as_if_run_on_them():
+    """Reordered mid-sequence, the cache gives what decoding those rows from scratch gives."""
+    decoder = TransformerDecoder(2, D, H, F).eval()
+    x, memory = torch.randn(B, T, D), torch.randn(B, S, D)
+    indices = torch.tensor([2, 0, 0, 1])  # rows may repeat (a beam kept twice) or vanish
+    cache = decoder.new_cache()
+    with torch.no_grad():
+        decoder(x[:, :4], memory, cache=cache)  # the first 4 tokens of the original rows
+        cache.reorder(indices)
+        assert cache.offset == 4
+        assert cache.layers[0].self_attn.keys.shape[0] == len(indices)
+        tail = decoder(x[indices, 4:], memory[indices], cache=cache)
+        full = decoder(x[indices], memory[indices])
+    assert_close_to_reference(tail, full[:, 4:], atol=1e-5, name="reordered cache")
+
+
+def test_reorder_of_an_empty_cache_and_bad_indices():
+    cache = KVCache()
+    cache.reorder(torch.tensor([0, 0]))  # nothing cached yet: nothing to do
+    assert len(cache) == 0
+    keys = torch.arange(2 * 5 * 1 * 3, dtype=torch.float).view(2, 5, 1, 3)
+    cache.append(keys, -keys)
+    cache.reorder(torch.tensor([1, 1, 0]))
+    assert torch.equal(cache.keys, keys[[1, 1, 0]]) and torch.equal(cache.values, -keys[[1, 1, 0]])
+    with pytest.raises(IndexError, match=r"\[0, 2\]"):
+        cache.reorder(torch.tensor([3]))
+    with pytest.raises(ValueError, match="1-d integer"):
+        cache.reorder(torch.tensor([[0]]))
+    with pytest.raises(ValueError, match="1-d integer"):
+        cache.reorder(torch.tensor([0.0]))

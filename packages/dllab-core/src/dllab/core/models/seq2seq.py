@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from dllab.core.checks import check_int, check_int_tensor, check_positive_int, check_probability
 from dllab.core.module import Classifier
+from dllab.core.nn.kv_cache import DecoderCache
 from dllab.core.nn.positional import SinusoidalPositionalEncoding
 from dllab.core.nn.transformer import TransformerDecoder, TransformerEncoder
 
@@ -154,6 +155,30 @@ class Seq2SeqTransformer(Classifier):
         flat_logits, flat_y = y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1)
         return F.cross_entropy(flat_logits, flat_y, ignore_index=self.config.pad_id)
 
+    def decode_step(
+        self,
+        tokens: Tensor,
+        memory: Tensor,
+        src_valid_lens: Tensor,
+        cache: DecoderCache | None = None,
+    ) -> Tensor:
+        """The logits ``(N, tgt_vocab_size)`` of the next target token.
+
+        With ``cache``, ``tokens`` ``(N, t)`` are the newest tokens, at positions
+        ``cache.offset ..``, and the earlier ones come from the cache; without it, ``tokens``
+        is the whole prefix (``<bos>`` first), recomputed at every step.
+
+        Args:
+            tokens: target ids ``(N, t)``.
+            memory: the encoder output ``(N, S, d)`` (``encode``).
+            src_valid_lens: ``(N,)`` valid source lengths.
+            cache: the decoder's ``DecoderCache`` (``decoder.new_cache()``), or None.
+        """
+        offset = 0 if cache is None else cache.offset
+        x = self.embed(tokens, offset=offset)  # (N, t, d)
+        h = self.decoder(x, memory, cache=cache, memory_valid_lens=src_valid_lens)  # (N, t, d)
+        return self.head(h[:, -1:])[:, 0]  # (N, 1, d) -> (N, tgt_vocab)
+
     @torch.no_grad()
     def greedy_decode(self, src: Tensor, src_valid_lens: Tensor, max_steps: int) -> Tensor:
         """Greedy decoding with the key/value cache, stopping each sequence at ``<eos>``.
@@ -175,9 +200,8 @@ class Seq2SeqTransformer(Classifier):
             token = torch.full((batch, 1), cfg.bos_id, dtype=torch.long, device=src.device)
             finished = torch.zeros(batch, dtype=torch.bool, device=src.device)  # (B,)
             for step in range(max_steps):
-                x = self.embed(token, offset=step)  # (B, 1, d)
-                h = self.decoder(x, memory, cache=cache, memory_valid_lens=src_valid_lens)
-                token = self.head(h).argmax(-1)  # (B, 1)
+                logits = self.decode_step(token, memory, src_valid_lens, cache=cache)  # (B, V)
+                token = logits.argmax(-1, keepdim=True)  # (B, 1)
                 token = token.masked_fill(finished[:, None], cfg.pad_id)
                 out[:, step] = token[:, 0]
                 finished |= token[:, 0] == cfg.eos_id

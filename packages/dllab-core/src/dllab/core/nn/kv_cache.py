@@ -4,7 +4,8 @@ When a decoder produces one token at a time, the keys and values of earlier toke
 change, so each attention layer keeps its projected keys and values ``(B, H, T, head_dim)``
 and only projects the new token. A *static* cache holds the cross-attention keys and values
 of the encoder output, computed once. Storage grows by doubling, so appending ``T`` tokens
-one by one copies ``O(T)`` elements in all, not ``O(T^2)``.
+one by one copies ``O(T)`` elements in all, not ``O(T^2)``. ``reorder(indices)`` selects and
+reorders the batch rows, so beam search can keep the caches of the beams that survive pruning.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ class KVCache:
         """Forget everything (start a new sequence)."""
         self._keys = self._values = None
         self.length = 0
+
+    def reorder(self, indices: Tensor) -> None:
+        """Keep batch rows ``indices`` ``(N,)`` in that order (beam search: the surviving beams).
+
+        Row ``i`` of the new cache is row ``indices[i]`` of the old one; rows may repeat.
+        """
+        if indices.dim() != 1 or indices.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"indices must be a 1-d integer tensor, got {indices.dtype} {tuple(indices.shape)}"
+            )
+        if self._keys is None or self._values is None:
+            return
+        batch = self._keys.shape[0]
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= batch):
+            raise IndexError(f"indices must lie in [0, {batch - 1}] (the cached batch)")
+        indices = indices.to(self._keys.device)
+        self._keys = self._keys.index_select(0, indices)  # (N, H, capacity, hd)
+        self._values = self._values.index_select(0, indices)  # (N, H, capacity, hd)
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Add ``t`` new keys and values ``(B, H, t, hd)``; return all of them so far."""
@@ -110,6 +129,11 @@ class LayerCache:
     self_attn: KVCache = field(default_factory=KVCache)
     cross_attn: KVCache = field(default_factory=lambda: KVCache(static=True))
 
+    def reorder(self, indices: Tensor) -> None:
+        """Reorder both caches' batch rows (see ``KVCache.reorder``)."""
+        self.self_attn.reorder(indices)
+        self.cross_attn.reorder(indices)
+
 
 @dataclass
 class DecoderCache:
@@ -125,3 +149,8 @@ class DecoderCache:
         for layer in self.layers:
             layer.self_attn.reset()
             layer.cross_attn.reset()
+
+    def reorder(self, indices: Tensor) -> None:
+        """Keep batch rows ``indices`` ``(N,)`` of every layer's caches, in that order."""
+        for layer in self.layers:
+            layer.reorder(indices)
