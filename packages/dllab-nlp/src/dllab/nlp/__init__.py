@@ -15,8 +15,10 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from dllab.nlp.data.glove import load_glove
     from dllab.nlp.data.imdb import read_imdb
+    from dllab.nlp.data.numbers import english_number, french_number, make_number_pairs
     from dllab.nlp.data.reviews import make_negation_reviews, make_reviews, pretraining_paragraphs
     from dllab.nlp.data.sentiment import IMDbData, SentimentData, build_encoder
+    from dllab.nlp.data.translation import TranslationData, preprocess_nmt, read_fra_eng
     from dllab.nlp.data.wikitext import read_wikitext2
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.models.bert import BERTClassifier, BERTConfig, BERTEncoder, BERTModel
@@ -38,6 +40,12 @@ _LAZY = {
     "SentimentData": "dllab.nlp.data.sentiment",
     "IMDbData": "dllab.nlp.data.sentiment",
     "build_encoder": "dllab.nlp.data.sentiment",
+    "english_number": "dllab.nlp.data.numbers",
+    "french_number": "dllab.nlp.data.numbers",
+    "make_number_pairs": "dllab.nlp.data.numbers",
+    "TranslationData": "dllab.nlp.data.translation",
+    "preprocess_nmt": "dllab.nlp.data.translation",
+    "read_fra_eng": "dllab.nlp.data.translation",
     "SPECIAL_TOKENS": "dllab.nlp.special",
     "Encoding": "dllab.nlp.encoding",
     "TextEncoder": "dllab.nlp.encoding",
