@@ -128,3 +128,28 @@ def test_a_run_resumed_mid_schedule_ends_with_the_uninterrupted_weights(tmp_path
     assert scheduler.last_epoch == 10  # stepped after every one of the 10 optimizer steps
     for a, b in zip(resumed.parameters(), full.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+class RecordLr(Callback):
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_a_run_resumed_with_more_epochs_stretches_its_schedule_over_the_new_length(
+    tmp_path, schedule
+):
+    torch.manual_seed(0)
+    quick_trainer(tmp_path, max_epochs=1, curves=False).fit(Net(schedule=schedule), _data())
+    resumed, record = Net(schedule=schedule), RecordLr()
+    trainer = quick_trainer(tmp_path, max_epochs=3, curves=False, callbacks=[record])
+    trainer.fit(resumed, _data(), ckpt_path="last")  # past the first run's 5 steps
+    assert trainer.global_step == 15
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 15
+    fresh = _lrs(make_scheduler(schedule, _sgd(resumed.lr), total_steps=15), 15)
+    # the first resumed step keeps the learning rate the optimizer was saved with; from then
+    # on, steps 6..14 are those of a 15-step run
+    assert record.lrs[1:] == pytest.approx(fresh[6:], rel=1e-12)

@@ -27,7 +27,13 @@ from dllab.core.checks import (
     check_positive,
     check_probability,
 )
-from dllab.core.recipe import SCHEDULES, make_scheduler, param_groups, warmup_steps_of
+from dllab.core.recipe import (
+    SCHEDULES,
+    forget_run_length,
+    make_scheduler,
+    param_groups,
+    warmup_steps_of,
+)
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -200,6 +206,12 @@ class Module(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A run resumed with more epochs keeps the schedule built for its new length (see
+        ``dllab.core.recipe.forget_run_length``); Lightning restores the step count."""
+        for state in checkpoint.get("lr_schedulers") or []:
+            forget_run_length(state)
 
     def _total_steps(self) -> int:
         trainer = self._trainer

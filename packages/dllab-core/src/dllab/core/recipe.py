@@ -127,3 +127,19 @@ def make_scheduler(
         peaks = [group["lr"] for group in optimizer.param_groups]
         return OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=False)
     return LambdaLR(optimizer, WarmupCosine(warmup_steps, total_steps))
+
+
+def forget_run_length(state: dict[str, Any]) -> dict[str, Any]:
+    """Drop the run's length from a checkpointed ``make_scheduler`` state, in place.
+
+    Loaded into a schedule built for a longer run (resumed with more epochs), the state then
+    restores the step count but keeps the new length: the schedule stretches over the whole
+    run instead of stepping past its end, which ``OneCycleLR`` refuses (the first resumed
+    step keeps the learning rate the optimizer was saved with). A run resumed with its own
+    length gets the same state either way.
+    """
+    state.pop("total_steps", None)  # OneCycleLR
+    state.pop("_schedule_phases", None)  # OneCycleLR's phase ends, computed from total_steps
+    if "lr_lambdas" in state:  # LambdaLR: WarmupCosine's warm-up and total steps
+        state["lr_lambdas"] = [None] * len(state["lr_lambdas"])
+    return state
