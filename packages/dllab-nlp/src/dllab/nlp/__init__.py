@@ -20,14 +20,24 @@ if TYPE_CHECKING:
     from dllab.nlp.data.sentiment import IMDbData, SentimentData, build_encoder
     from dllab.nlp.data.translation import TranslationData, preprocess_nmt, read_fra_eng
     from dllab.nlp.data.wikitext import read_wikitext2
+    from dllab.nlp.decoding import beam_search, greedy_decode
     from dllab.nlp.encoding import Encoding, TextEncoder, load_encoder
     from dllab.nlp.models.bert import BERTClassifier, BERTConfig, BERTEncoder, BERTModel
     from dllab.nlp.models.birnn import BiRNN
+    from dllab.nlp.models.seq2seq import (
+        BahdanauDecoder,
+        GRUDecoder,
+        GRUEncoder,
+        RNNSeq2Seq,
+        TransformerSeq2Seq,
+        masked_cross_entropy,
+    )
     from dllab.nlp.models.textcnn import TextCNN
     from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer, mask_tokens, nsp_pairs
     from dllab.nlp.sentiment import SentimentClassifier
     from dllab.nlp.special import SPECIAL_TOKENS
     from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
+    from dllab.nlp.translation import Translator, translate
     from dllab.nlp.vocab import Vocab, WordTokenizer, tokenize
 
 _LAZY = {
@@ -66,6 +76,16 @@ _LAZY = {
     "mask_tokens": "dllab.nlp.pretraining",
     "nsp_pairs": "dllab.nlp.pretraining",
     "SentimentClassifier": "dllab.nlp.sentiment",
+    "GRUEncoder": "dllab.nlp.models.seq2seq",
+    "GRUDecoder": "dllab.nlp.models.seq2seq",
+    "BahdanauDecoder": "dllab.nlp.models.seq2seq",
+    "RNNSeq2Seq": "dllab.nlp.models.seq2seq",
+    "TransformerSeq2Seq": "dllab.nlp.models.seq2seq",
+    "masked_cross_entropy": "dllab.nlp.models.seq2seq",
+    "greedy_decode": "dllab.nlp.decoding",
+    "beam_search": "dllab.nlp.decoding",
+    "Translator": "dllab.nlp.translation",
+    "translate": "dllab.nlp.translation",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, eager=("__version__",))
