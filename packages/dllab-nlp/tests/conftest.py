@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny aclImdb tree in the published layout (no download).
+"""Shared fixtures: a tiny aclImdb tree and a tiny fra.txt in their published formats.
 
 Lightning adds a log handler bound to the stderr of the moment it is first imported; imported
 inside a ``CliRunner`` call, that stream is closed by the next call. Importing it here binds
@@ -50,3 +50,37 @@ def imdb_root(tmp_path):
     root = tmp_path / "data"
     write_aclimdb(root)
     return root
+
+
+# The published fra.txt (manythings.org) has an attribution column; d2l's copy has two columns.
+FRA_LINES = [
+    "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)",
+    "Hi.\tSalut !\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & #509819 (Aiji)",
+    "Run!\tCours\u202f!\tCC-BY 2.0 (France) Attribution: tatoeba.org #906328 (papabear)",
+    "Who?\tQui ?",
+    "Wow!\tÇa alors\xa0!",
+    "a line without any tab",
+    "",
+    "I see.\tJe comprends.",
+    "I try.\tJ'essaye.",
+    "I won!\tJ'ai gagné !",
+    "Go on.\tPoursuis.",
+    "Hello!\tBonjour !",
+    "He ran.\tIl a couru.",
+    "Stop!\tArrête-toi !",
+]
+
+
+def write_fra_eng(root: Path) -> Path:
+    """Write ``root/fra-eng/fra.txt`` in the published format; returns the file."""
+    path = root / "fra-eng" / "fra.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(FRA_LINES) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fra_root(tmp_path):
+    """A data root holding ``fra-eng/fra.txt`` (12 pairs, a line without a tab, an empty one)."""
+    write_fra_eng(tmp_path / "data")
+    return tmp_path / "data"

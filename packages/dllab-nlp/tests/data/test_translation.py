@@ -20,33 +20,6 @@ from dllab.nlp.data.translation import (
 from dllab.nlp.special import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from dllab.nlp.vocab import tokenize
 
-# The published fra.txt (manythings.org) has an attribution column; d2l's copy has two columns.
-FRA_LINES = [
-    "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)",
-    "Hi.\tSalut !\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & #509819 (Aiji)",
-    "Run!\tCours\u202f!\tCC-BY 2.0 (France) Attribution: tatoeba.org #906328 (papabear)",
-    "Who?\tQui ?",
-    "Wow!\tÇa alors\xa0!",
-    "a line without any tab",
-    "",
-    "I see.\tJe comprends.",
-    "I try.\tJ'essaye.",
-    "I won!\tJ'ai gagné !",
-    "Go on.\tPoursuis.",
-    "Hello!\tBonjour !",
-    "He ran.\tIl a couru.",
-    "Stop!\tArrête-toi !",
-]
-
-
-@pytest.fixture
-def fra_root(tmp_path):
-    """A data root holding ``fra-eng/fra.txt`` (12 pairs, a line without a tab, an empty one)."""
-    folder = tmp_path / "data" / "fra-eng"
-    folder.mkdir(parents=True)
-    (folder / "fra.txt").write_text("\n".join(FRA_LINES) + "\n", encoding="utf-8")
-    return tmp_path / "data"
-
 
 def test_preprocessing_is_d2ls():
     assert preprocess_nmt("Go.") == "go ."
