@@ -143,6 +143,9 @@ def test_predict_refuses_an_unknown_run_folder(tmp_path):
         (["--epochs", "0"], "--epochs"),
         (["--from-pretrained", "nowhere"], "only --model bert"),
         (["--model", "bert", "--from-pretrained", "nowhere"], "no run folder"),
+        (["--glove", "nowhere.txt"], "no GloVe file at nowhere.txt"),
+        (["--model", "bert", "--glove", "nowhere.txt"], "apply to --model textcnn|birnn"),
+        (["--freeze-embeddings"], "give --glove PATH"),
     ],
 )
 def test_train_refuses_bad_options(tmp_path, args, message):
@@ -150,6 +153,58 @@ def test_train_refuses_bad_options(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in _flat(result.output)
     assert not any(tmp_path.iterdir())
+
+
+GLOVE_WORDS = (
+    "the",
+    "was",
+    "good",
+    "not",
+    "it",
+    "and",
+    "zyzzyva",
+)  # the last one is no review word
+
+
+def _write_glove(path, dim=6, bad_line=False):
+    """A GloVe text file of a few review words; ``bad_line``: one vector one number short."""
+    lines = [f"{w} " + " ".join(f"{0.1 * (i + 1) + 0.01 * j:.3f}" for j in range(dim))
+             for i, w in enumerate(GLOVE_WORDS)]  # fmt: skip
+    if bad_line:
+        lines[3] = " ".join(lines[3].split()[:-2])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("model", ["textcnn", "birnn"])
+def test_train_starts_from_glove_vectors_and_can_freeze_them(model, tmp_path):
+    import torch
+
+    from dllab.core.load import load_run
+
+    glove = _write_glove(tmp_path / "glove.txt")
+    result = _invoke("sentiment", "train", "--model", model, "--glove", str(glove),
+                     "--freeze-embeddings", *TINY, "--runs-dir", str(tmp_path / "runs"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "nlp-sentiment-train" / "version_0"
+    trained = load_run(run)
+    tokens = json.loads((run / "vocab.json").read_text())["tokens"]
+    found = sum(word in tokens for word in GLOVE_WORDS)
+    assert found >= 3 and f"GloVe: {found} of {len(tokens)} words found" in result.output
+    weights = trained.net.embedding.weight
+    assert weights.shape[1] == 6 and not weights.requires_grad
+    the = [float(x) for x in glove.read_text().splitlines()[0].split()[1:]]
+    assert torch.allclose(weights[tokens.index("the")], torch.tensor(the))  # frozen as read
+
+
+def test_train_refuses_a_glove_file_of_mixed_dimensions(tmp_path):
+    glove = _write_glove(tmp_path / "glove.txt", bad_line=True)
+    runs = tmp_path / "runs"
+    result = _invoke("sentiment", "train", "--glove", str(glove), *TINY, "--runs-dir", str(runs))
+    assert result.exit_code == 2
+    flat = _flat(result.output)
+    assert "line 4: expected a word and 6 numbers" in flat and "--glove" in flat
+    assert not runs.exists() or not any(runs.rglob("*.json"))
 
 
 def test_train_on_missing_imdb_names_the_path_and_download(tmp_path):

@@ -133,6 +133,15 @@ def sentiment_train(
             help="A run folder of 'dllab nlp bert pretrain' to fine-tune (--model bert).",
         ),
     ] = None,
+    glove: Annotated[
+        Path | None,
+        typer.Option(
+            "--glove", help="GloVe vectors (.txt) to start the embedding (textcnn, birnn)."
+        ),
+    ] = None,
+    freeze_embeddings: Annotated[
+        bool, typer.Option("--freeze-embeddings", help="Keep the GloVe vectors fixed.")
+    ] = False,
     epochs: Epochs = 5,
     batch_size: BatchSize = 64,
     lr: LrOrDefault = None,
@@ -198,3 +207,91 @@ def bert_pretrain(
     from dllab.nlp.commands import bert_pretrain_command
 
     bert_pretrain_command(options)
+
+
+# ---- translate ----------------------------------------------------------------------------------
+translate_app = typer.Typer(
+    help="Train and use English-French translators (GRU, Bahdanau attention, Transformer).",
+    no_args_is_help=True,
+)
+app.add_typer(translate_app, name="translate")
+
+
+class TranslateModel(StrEnum):
+    seq2seq = "seq2seq"
+    bahdanau = "bahdanau"
+    transformer = "transformer"
+
+
+class TranslateDataset(StrEnum):
+    numbers = "numbers"
+    fra_eng = "fra-eng"
+
+
+class TranslateTokenizer(StrEnum):
+    word = "word"
+    bpe = "bpe"
+
+
+@translate_app.command("train")
+def translate_train(
+    model: Annotated[
+        TranslateModel, typer.Option("--model", help="seq2seq (GRU), bahdanau or transformer.")
+    ] = TranslateModel.transformer,
+    dataset: Annotated[
+        TranslateDataset,
+        typer.Option("--dataset", help="numbers (embedded) or fra-eng (tab-separated pairs)."),
+    ] = TranslateDataset.numbers,
+    tokenizer: Annotated[
+        TranslateTokenizer,
+        typer.Option("--tokenizer", help="word (a vocabulary per language) or bpe."),
+    ] = TranslateTokenizer.word,
+    epochs: Epochs = 30,
+    batch_size: BatchSize = 128,
+    lr: LrOrDefault = None,
+    num_steps: Annotated[
+        int, typer.Option("--num-steps", min=2, max=4096, help="Tokens per sentence.")
+    ] = 16,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            min=2,
+            max=10_000_000,
+            help="Sentence pairs (default: one per number; all of fra-eng).",
+        ),
+    ] = None,
+    vocab_size: Annotated[
+        int | None,
+        typer.Option("--vocab-size", min=16, help="BPE vocabulary size (default 2000)."),
+    ] = None,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    download: Download = False,
+    runs_dir: RunsDir = Path("runs"),
+    resume: Resume = False,
+    accelerator: Accelerator = AcceleratorName.auto,
+    devices: Devices = 1,
+    quick: Quick = False,
+) -> None:
+    """Train a translator; prints its BLEU on the held-out pairs. The run folder carries both
+    vocabularies."""
+    options = dict(locals())
+    from dllab.nlp.translate_commands import translate_train_command
+
+    translate_train_command(options)
+
+
+@translate_app.command("run")
+def translate_run(
+    texts: Annotated[list[str], typer.Argument(help="English texts; - reads stdin lines.")],
+    run: Annotated[Path, typer.Option("--run", help="A run folder of 'translate train'.")],
+    beam: Annotated[
+        int, typer.Option("--beam", min=1, max=64, help="Beam size (1: greedy decoding).")
+    ] = 1,
+) -> None:
+    """Print the French translation of each text, from a trained run."""
+    from dllab.nlp.commands import read_texts
+    from dllab.nlp.translate_commands import translate_run_command
+
+    translate_run_command(run, read_texts(texts, sys.stdin), beam)

@@ -107,6 +107,30 @@ def _pretrained(run_dir: Path | None) -> Any:
     return model
 
 
+def _check_glove(options: Mapping[str, Any]) -> None:
+    """``--glove`` and ``--freeze-embeddings`` fit TextCNN and the BiRNN only."""
+    if options["glove"] is not None and options["model"] == "bert":
+        raise typer.BadParameter("GloVe vectors apply to --model textcnn|birnn; BERT learns "
+                                 "its own", param_hint="--glove")  # fmt: skip
+    if options["freeze_embeddings"] and options["glove"] is None:
+        raise typer.BadParameter("--freeze-embeddings freezes GloVe vectors: give --glove PATH",
+                                 param_hint="--freeze-embeddings")  # fmt: skip
+    if options["glove"] is not None and not Path(options["glove"]).is_file():
+        raise typer.BadParameter(f"no GloVe file at {options['glove']}", param_hint="--glove")
+
+
+def _glove_vectors(path: Path, encoder: Any, seed: int) -> Any:
+    """``(vocab_size, d)`` vectors of the encoder's words from a GloVe file (others random)."""
+    from dllab.nlp.data.glove import load_glove
+
+    try:
+        vectors, found = load_glove(path, encoder.vocab.idx_to_token, seed=seed)
+    except (FileNotFoundError, ValueError, UnicodeDecodeError) as err:
+        raise typer.BadParameter(_one_line(err), param_hint="--glove") from None
+    typer.echo(f"GloVe: {found} of {len(vectors)} words found in {path}", err=True)
+    return vectors
+
+
 def _quick_sentiment(model_name: str) -> dict[str, Any]:
     """``--quick``: the quick CPU run of ``dllab.nlp.sentiment.QUICK`` (>= 90% on synthetic)."""
     from dllab.nlp.sentiment import QUICK, QUICK_DATA
@@ -134,6 +158,7 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
     if options["from_pretrained"] is not None and model_name != "bert":
         raise typer.BadParameter("only --model bert starts from a pretraining run",
                                  param_hint="--from-pretrained")  # fmt: skip
+    _check_glove(options)
     pretrained = _pretrained(options["from_pretrained"])
     if options["max_len"] is None:
         options["max_len"] = MAX_LEN[dataset]
@@ -167,7 +192,12 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
             model = SentimentClassifier.from_pretrained(options["from_pretrained"], **recipe)
         else:
             network = {"max_len": options["max_len"]} if model_name == "bert" else {}
-            model = SentimentClassifier(model_name, encoder.vocab_size, network=network, **recipe)
+            glove: dict[str, Any] = {}
+            if options["glove"] is not None:  # on --resume the checkpoint's weights win
+                vectors = _glove_vectors(options["glove"], encoder, options["seed"])
+                glove = {"embeddings": vectors, "freeze_embeddings": options["freeze_embeddings"]}
+            model = SentimentClassifier(model_name, encoder.vocab_size, network=network,
+                                        **glove, **recipe)  # fmt: skip
         model.check_encoder(encoder)
         filename = ENCODER_FILES[encoder.kind]
         return run.fit(

@@ -189,37 +189,26 @@ class BERTPretrainer(Module):
 
     Args:
         vocab_size: the tokenizer's vocabulary size.
-        d_model, num_heads, ffn_hidden, num_layers, max_len, dropout: see ``BERTConfig``.
         mask_prob: the share of tokens chosen for MLM.
-        **recipe: ``Module`` options over ``RECIPE``.
+        **options: the network sizes, any field of ``BERTConfig`` (``d_model``, ``num_heads``,
+            ``ffn_hidden``, ``num_layers``, ``max_len``, ``dropout``; its defaults otherwise),
+            and ``Module`` options over ``RECIPE``.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        d_model: int = 64,
-        num_heads: int = 2,
-        ffn_hidden: int = 128,
-        num_layers: int = 2,
-        max_len: int = 64,
-        dropout: float = 0.1,
-        mask_prob: float = 0.15,
-        **recipe: Any,
-    ) -> None:
-        options = {**RECIPE, **recipe}
-        super().__init__(**options)
+    def __init__(self, vocab_size: int, mask_prob: float = 0.15, **options: Any) -> None:
+        check_int(vocab_size, "vocab_size", min=len(SPECIAL_TOKENS) + 1)
+        sizes = {k: options.pop(k) for k in BERTConfig.fields() if k in options}
+        config = BERTConfig(vocab_size, **sizes)
+        recipe = {**RECIPE, **options}
+        super().__init__(**recipe)
         import torchmetrics
 
-        check_int(vocab_size, "vocab_size", min=len(SPECIAL_TOKENS) + 1)
-        config = BERTConfig(
-            vocab_size, d_model, num_heads, ffn_hidden, num_layers, max_len, dropout
-        )
         self.bert = BERTModel(config)
         self.mask_prob = check_probability(mask_prob, "mask_prob")
         self.mlm_acc = torchmetrics.Accuracy(task="multiclass", num_classes=vocab_size)
         self.nsp_acc = torchmetrics.Accuracy(task="multiclass", num_classes=2)
         self.mlm_nll = torchmetrics.MeanMetric()
-        self.save_hyperparameters({**config.to_dict(), "mask_prob": mask_prob, **options})
+        self.save_hyperparameters({**config.to_dict(), "mask_prob": mask_prob, **recipe})
 
     def forward(
         self,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import torch
@@ -44,6 +45,11 @@ class BERTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The size names after ``vocab_size`` (the keyword options of a BERT network)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "vocab_size")
 
 
 class BERTEncoder(nn.Module):
