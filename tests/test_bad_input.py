@@ -66,6 +66,29 @@ CASES = {
                        None, 2, "Error", "gp-fit", "not complete"),
     "gp-prior-xmax-inf": (["gp", "prior", "--xmax", "inf"], None, 2, "--xmax", "gp-prior",
                           "not complete"),
+    "translate-lr-nan": (["nlp", "translate", "train", "--lr", "nan"], None, 2, "--lr",
+                         "nlp-translate-train", "none"),
+    "translate-num-steps-1": (["nlp", "translate", "train", "--num-steps", "1"], None, 2,
+                              "--num-steps", "nlp-translate-train", "none"),
+    "translate-fra-eng-missing": (
+        ["nlp", "translate", "train", "--dataset", "fra-eng", "--data-dir", "/nonexistent/dllab"],
+        None, 2, "--download", "nlp-translate-train", "none"),
+    "sentiment-lr-nan": (["nlp", "sentiment", "train", "--lr", "nan"], None, 2, "--lr",
+                         "nlp-sentiment-train", "none"),
+    "sentiment-glove-missing": (
+        ["nlp", "sentiment", "train", "--glove", "/nonexistent/glove.txt"], None, 2, "--glove",
+        "nlp-sentiment-train", "none"),
+    "sentiment-imdb-missing": (
+        ["nlp", "sentiment", "train", "--dataset", "imdb", "--data-dir", "/nonexistent/dllab"],
+        None, 2, "--download", "nlp-sentiment-train", "none"),
+    "sentiment-from-pretrained-missing": (
+        ["nlp", "sentiment", "train", "--model", "bert", "--from-pretrained", "/nonexistent/run"],
+        None, 2, "--from-pretrained", "nlp-sentiment-train", "none"),
+    "bert-pretrain-lr-inf": (["nlp", "bert", "pretrain", "--lr", "inf"], None, 2, "--lr",
+                             "nlp-bert-pretrain", "none"),
+    "bert-pretrain-wikitext2-missing": (
+        ["nlp", "bert", "pretrain", "--corpus", "wikitext2", "--data-dir", "/nonexistent/dllab"],
+        None, 2, "--download", "nlp-bert-pretrain", "none"),
     "mlp-lr-1e8-diverges": (
         ["core", "mlp", "--epochs", "4", "--samples", "800", "--batch-size", "32", "--lr", "1e8"],
         None, 1, "lower the learning rate", "core-mlp", "not complete"),
