@@ -66,6 +66,13 @@ CASES = {
                        None, 2, "Error", "gp-fit", "not complete"),
     "gp-prior-xmax-inf": (["gp", "prior", "--xmax", "inf"], None, 2, "--xmax", "gp-prior",
                           "not complete"),
+    "translate-lr-nan": (["nlp", "translate", "train", "--lr", "nan"], None, 2, "--lr",
+                         "nlp-translate-train", "none"),
+    "translate-num-steps-1": (["nlp", "translate", "train", "--num-steps", "1"], None, 2,
+                              "--num-steps", "nlp-translate-train", "none"),
+    "translate-fra-eng-missing": (
+        ["nlp", "translate", "train", "--dataset", "fra-eng", "--data-dir", "/nonexistent/dllab"],
+        None, 2, "--download", "nlp-translate-train", "none"),
     "sentiment-lr-nan": (["nlp", "sentiment", "train", "--lr", "nan"], None, 2, "--lr",
                          "nlp-sentiment-train", "none"),
     "sentiment-glove-missing": (
