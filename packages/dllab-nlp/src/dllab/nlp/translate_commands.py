@@ -156,13 +156,13 @@ def _plot_attention(
             src.to(model.device), src_valid_lens.to(model.device), tgt_in
         )  # (heads, T, S)
     heads = weights.shape[0]
+    which = f", heads 1-{heads} from the left" if heads > 1 else ""
     return plot_attention_heatmaps(
         weights.cpu(),
         run_dir / "attention.png",
         xlabel="source position",
         ylabel="target position",
-        titles=[f"head {h + 1}" for h in range(heads)] if heads > 1 else None,
-        suptitle=f"{model.model_name}: {english}",
+        suptitle=f"{model.model_name}{which}: {english}",
     )
 
 
