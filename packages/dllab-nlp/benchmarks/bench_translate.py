@@ -9,7 +9,9 @@ The weights are untrained and ``<eos>`` is ruled out, so every sentence runs to 
 (the worst case: a trained model stops earlier). The last line is one JSON object:
 ``greedy_sent_per_s``, ``beam4_sent_per_s`` and ``kv_cache_speedup`` (target >= 3).
 
-    uv run python packages/dllab-nlp/benchmarks/bench_translate.py [--repeats 3]
+    uv run python packages/dllab-nlp/benchmarks/bench_translate.py [--repeats 3] [--threads 1]
+
+On a busy machine, ``--threads 1`` keeps torch's threads from waiting on each other.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="Samples per contender.")
     parser.add_argument("--sentences", type=int, default=256, help="Held-out sentences decoded.")
     parser.add_argument("--batch", type=int, default=128, help="Sentences decoded together.")
-    parser.add_argument("--cache-batch", type=int, default=16, help="Sentences, cache test.")
+    parser.add_argument("--cache-batch", type=int, default=64, help="Sentences, cache test.")
     parser.add_argument("--cache-tokens", type=int, default=64, help="Tokens, cache test.")
     parser.add_argument("--d-model", type=int, default=None, help="Override the model width.")
     parser.add_argument("--num-pairs", type=int, default=2000, help="Numbers corpus size.")
+    parser.add_argument("--threads", type=int, default=0, help="Torch threads (0: default).")
     return parser.parse_args(argv)
 
 
@@ -105,6 +108,8 @@ def bench_cache(args: argparse.Namespace, model, data) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     tic = time.perf_counter()
     model, data = build(args)
