@@ -133,3 +133,25 @@ def test_pretraining_lowers_the_loss_and_logs_mlm_nsp_and_perplexity(tmp_path):
 def test_pretrainer_refuses_a_vocabulary_too_small_for_masking():
     with pytest.raises(ValueError, match="vocab_size must be >= 8"):
         BERTPretrainer(len(SPECIAL_TOKENS))
+
+
+def _negated_share(paragraphs) -> float:
+    sentences = [s for p in paragraphs for s in p]
+    return sum((" not " in f" {s} " or " never " in f" {s} ") for s in sentences) / len(sentences)
+
+
+def test_synthetic_corpus_adds_review_paragraphs_rich_in_negation():
+    from dllab.nlp.data.reviews import pretraining_paragraphs
+    from dllab.nlp.pretraining import synthetic_corpus
+
+    corpus = synthetic_corpus(100, seed=0)
+    assert corpus == synthetic_corpus(100, seed=0) and corpus != synthetic_corpus(100, seed=1)
+    plain = pretraining_paragraphs(100, seed=0)
+    assert all(p in corpus for p in plain) and len(corpus) > 2 * len(plain)
+    assert all(len(p) >= 2 for p in corpus)  # every paragraph yields NSP pairs
+    assert _negated_share(corpus) > _negated_share(plain) + 0.1
+    assert _negated_share(synthetic_corpus(100, negation_share=1.0)) > _negated_share(
+        synthetic_corpus(100, negation_share=0.0)
+    )
+    with pytest.raises(ValueError, match="negation_share must be in"):
+        synthetic_corpus(10, negation_share=1.5)

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
         masked_cross_entropy,
     )
     from dllab.nlp.models.textcnn import TextCNN
-    from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer, mask_tokens, nsp_pairs
+    from dllab.nlp.pretraining import (
+        BERTPretrainData,
+        BERTPretrainer,
+        mask_tokens,
+        nsp_pairs,
+        synthetic_corpus,
+    )
     from dllab.nlp.sentiment import SentimentClassifier
     from dllab.nlp.special import SPECIAL_TOKENS
     from dllab.nlp.subword import SubwordTokenizer, train_tokenizer
@@ -75,6 +81,7 @@ _LAZY = {
     "BERTPretrainer": "dllab.nlp.pretraining",
     "mask_tokens": "dllab.nlp.pretraining",
     "nsp_pairs": "dllab.nlp.pretraining",
+    "synthetic_corpus": "dllab.nlp.pretraining",
     "SentimentClassifier": "dllab.nlp.sentiment",
     "GRUEncoder": "dllab.nlp.models.seq2seq",
     "GRUDecoder": "dllab.nlp.models.seq2seq",

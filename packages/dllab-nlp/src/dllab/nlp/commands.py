@@ -281,9 +281,9 @@ def sentiment_predict_command(run: Path, texts: Sequence[str]) -> list[tuple[str
 def _paragraphs(options: Mapping[str, Any]) -> list[list[str]]:
     """The pretraining corpus of ``--corpus``: paragraphs of two or more sentences."""
     if options["corpus"] == "synthetic":
-        from dllab.nlp.data.reviews import pretraining_paragraphs
+        from dllab.nlp.pretraining import synthetic_corpus
 
-        return pretraining_paragraphs(options["samples"], seed=options["seed"])
+        return synthetic_corpus(options["samples"], seed=options["seed"])
     from dllab.core.data.download import DownloadError
     from dllab.nlp.data.wikitext import read_wikitext2
 

@@ -47,8 +47,8 @@ QUICK: dict[str, dict[str, Any]] = {
                 "n_train": 2000},
     "birnn": {"network": {}, "recipe": {"lr": 3e-3}, "epochs": 4, "batch_size": 64,
               "n_train": 2000},
-    "bert": {"network": {}, "recipe": {"lr": 5e-4}, "epochs": 5, "batch_size": 32,
-             "n_train": 3000},
+    "bert": {"network": {}, "recipe": {"lr": 1e-3}, "epochs": 8, "batch_size": 32,
+             "n_train": 2000},
 }  # fmt: skip
 """Quick CPU runs on the synthetic reviews, per model: ``network`` sizes over
 ``NETWORK_DEFAULTS``, ``recipe`` options over ``RECIPE``, ``epochs``, ``batch_size`` and
