@@ -126,11 +126,11 @@ def test_a_small_transformer_learns_to_translate_held_out_numbers(tmp_path):
     numbers = TranslationData("numbers", num_steps=16, batch_size=128, num_pairs=4000, seed=0)
     network = {"d_model": 48, "num_heads": 4, "ffn_hidden": 96, "num_layers": 2}
     model = Translator("transformer", numbers.src_vocab_size, numbers.tgt_vocab_size, network)
-    trainer = quick_trainer(tmp_path, max_epochs=3, curves=False, checkpoint=False)
+    trainer = quick_trainer(tmp_path, max_epochs=4, curves=False, checkpoint=False)
     trainer.fit(model, numbers)
     val = numbers.pairs("val")
     hypotheses = translate(model, numbers, [en for en, _ in val])
     score = corpus_bleu(hypotheses, [[fr for _, fr in val]]).score
     print(f"held-out corpus BLEU {score:.1f} in {time.perf_counter() - tic:.0f} s")
-    assert score >= 60.0
-    assert float(trainer.callback_metrics["val_bleu"]) >= 60.0
+    assert score >= 75.0  # measured: 86.0 (4 epochs of 3,600 pairs, about 20 s on a free CPU)
+    assert float(trainer.callback_metrics["val_bleu"]) >= 75.0
