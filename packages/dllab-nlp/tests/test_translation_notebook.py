@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from dllab.core.testing import assert_pngs, run_script
 
@@ -16,7 +17,12 @@ MODELS = ["seq2seq", "bahdanau", "transformer"]
 
 @pytest.mark.slow
 def test_translation_notebook_runs_in_quick_mode(tmp_path):
-    namespace = run_script(NOTEBOOK, tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: one thread is as fast, and never oversubscribed
+    try:
+        namespace = run_script(NOTEBOOK, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
     assert namespace["QUICK_MODE"] is True
     figures = ["bahdanau_attention.png", "transformer_attention.png", "bleu_curves.png"]
     assert_pngs(tmp_path / "figures", figures)
