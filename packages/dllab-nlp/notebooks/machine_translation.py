@@ -210,12 +210,14 @@ def attention(name: str, english: str) -> tuple[torch.Tensor, list[str], list[st
 
 
 def plot_attention(name: str, english: str, titles: list[str]) -> torch.Tensor:
+    """Save ``figures/{name}_attention.png``: one panel per head, the sentence over one panel."""
     weights, source, target = attention(name, english)
     print("x (source):", list(enumerate(source)))
     print("y (target input):", list(enumerate(target)))
     plot_attention_heatmaps(weights, FIGURES / f"{name}_attention.png",
                             xlabel="English position", ylabel="French position (input)",
-                            titles=titles, panel_size=3.2, suptitle=english)  # fmt: skip
+                            titles=titles, panel_size=3.2,
+                            suptitle=english if len(titles) == 1 else None)  # fmt: skip
     return weights
 
 
