@@ -249,6 +249,8 @@ class BERTPretrainer(Module):
         sizes = {k: options.pop(k) for k in BERTConfig.fields() if k in options}
         config = BERTConfig(vocab_size, **sizes)
         recipe = {**RECIPE, **options}
+        if recipe["schedule"] != "cosine" and "warmup_fraction" not in options:
+            del recipe["warmup_fraction"]  # the default warm-up belongs to the cosine schedule
         super().__init__(**recipe)
         import torchmetrics
 
