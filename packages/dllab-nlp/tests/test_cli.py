@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dllab.core.cli.app import app
-from dllab.core.testing import assert_pngs
+from dllab.core.testing import assert_pngs, last_json
 
 runner = CliRunner()
 CPU = ["--accelerator", "cpu"]
@@ -20,10 +20,6 @@ TINY_PRETRAIN = ["--samples", "40", "--epochs", "1", "--batch-size", "16", "--ma
 
 def _invoke(*args, stdin=None):
     return runner.invoke(app, ["nlp", *args], input=stdin)
-
-
-def _last_json(output):
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _flat(output):
@@ -43,7 +39,7 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder_with_its_vocabulary(trained):
     run, result = trained
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert {"val_acc", "test_acc", "negation_acc"} <= set(summary)
     assert all(0.0 <= summary[k] <= 1.0 for k in ("val_acc", "test_acc", "negation_acc"))
     assert_pngs(run, ["curves.png"])
@@ -81,7 +77,7 @@ def test_predict_prints_a_label_and_probability_per_text_and_reads_stdin(trained
     result = _invoke("sentiment", "predict", "--run", str(run), "a truly wonderful film", "-",
                      stdin=lines)  # fmt: skip
     assert result.exit_code == 0, result.output
-    predictions = _last_json(result.output)["predictions"]
+    predictions = last_json(result.output)["predictions"]
     assert len(predictions) == 3
     for label, probability in predictions:
         assert label in ("negative", "positive") and 0.5 <= probability <= 1.0
@@ -104,7 +100,7 @@ def test_predict_warns_about_text_made_only_of_unknown_tokens(trained):
     result = _invoke("sentiment", "predict", "--run", str(run), "zorblax quuxified")
     assert result.exit_code == 0, result.output
     assert "only of unknown tokens" in _flat(result.output)
-    assert len(_last_json(result.output)["predictions"]) == 1
+    assert len(last_json(result.output)["predictions"]) == 1
 
 
 def test_predict_truncates_a_text_longer_than_max_len_with_a_warning(trained):
@@ -222,7 +218,7 @@ def test_train_on_an_imdb_fixture_reads_the_tree_and_carries_the_vocabulary(imdb
                      "--max-len", "32", *TINY[2:], "--runs-dir", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.output
     run = tmp_path / "nlp-sentiment-train" / "version_0"
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert 0.0 <= summary["test_acc"] <= 1.0 and "negation_acc" not in summary
     tokens = json.loads((run / "vocab.json").read_text())["tokens"]
     assert "café" in tokens and "br" not in tokens  # Latin-1 decoded, <br /> removed
@@ -232,7 +228,7 @@ def test_train_on_an_imdb_fixture_reads_the_tree_and_carries_the_vocabulary(imdb
 def test_birnn_trains_on_the_synthetic_reviews(tmp_path):
     result = _invoke("sentiment", "train", "--model", "birnn", *TINY, "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert {"test_acc", "negation_acc"} <= set(summary)
     assert (tmp_path / "nlp-sentiment-train" / "version_0" / "vocab.json").is_file()
 
@@ -254,7 +250,7 @@ def test_bert_pretrain_reports_mlm_nsp_perplexity_and_fine_tunes_from_its_run(tm
     result = _invoke("bert", "pretrain", *TINY_PRETRAIN, "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     pretrained = tmp_path / "nlp-bert-pretrain" / "version_0"
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert {"mlm_acc", "nsp_acc", "perplexity"} <= set(summary)
     assert 0.0 <= summary["mlm_acc"] <= 1.0 and summary["perplexity"] > 1.0
     for name in ("mlm_acc", "nsp_acc", "perplexity"):
@@ -273,7 +269,7 @@ def test_bert_pretrain_reports_mlm_nsp_perplexity_and_fine_tunes_from_its_run(tm
 
     result = _invoke("sentiment", "predict", "--run", str(run), "never boring", "not good")
     assert result.exit_code == 0, result.output
-    assert len(_last_json(result.output)["predictions"]) == 2
+    assert len(last_json(result.output)["predictions"]) == 2
 
     result = _invoke("sentiment", "predict", "--run", str(pretrained), "never boring")
     assert result.exit_code == 2
@@ -319,7 +315,7 @@ def test_bert_pretrain_on_a_wikitext2_fixture(tmp_path):
     result = _invoke("bert", "pretrain", "--corpus", "wikitext2", "--data-dir",
                      str(tmp_path / "data"), *TINY_PRETRAIN, "--runs-dir", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert {"mlm_acc", "nsp_acc", "perplexity"} <= set(_last_json(result.output))
+    assert {"mlm_acc", "nsp_acc", "perplexity"} <= set(last_json(result.output))
     tokenizer = json.loads(
         (tmp_path / "nlp-bert-pretrain" / "version_0" / "tokenizer.json").read_text()
     )

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import dllab.nlp.translation as translation
 from dllab.core.cli.app import app
-from dllab.core.testing import assert_pngs
+from dllab.core.testing import assert_pngs, last_json
 
 runner = CliRunner()
 CPU = ["--accelerator", "cpu"]
@@ -28,10 +28,6 @@ TINY_QUICK = {
 
 def _invoke(*args, stdin=None):
     return runner.invoke(app, ["nlp", "translate", *args], input=stdin)
-
-
-def _last_json(output):
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _flat(output):
@@ -53,7 +49,7 @@ def trained(tmp_path_factory):
 def test_quick_train_writes_both_vocabularies_bleu_and_the_attention(trained):
     run, result = trained
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert {"val_bleu", "bleu", "sentence_bleu", "exact_match"} <= set(summary)
     assert 0.0 <= summary["bleu"] <= 100.0 and 0.0 <= summary["sentence_bleu"] <= 1.0
     assert summary["bleu"] == pytest.approx(summary["val_bleu"], abs=1e-3)  # one model, one set
@@ -84,16 +80,16 @@ def test_run_translates_arguments_and_stdin_lines_greedily_and_with_a_beam(train
     lines = "i have forty-two cats .\nthree hundred .\n"
     greedy = _invoke("run", "--run", str(run), "we see one dog .", "-", stdin=lines)
     assert greedy.exit_code == 0, greedy.output
-    translations = _last_json(greedy.output)["translations"]
+    translations = last_json(greedy.output)["translations"]
     assert len(translations) == 3 and all(isinstance(t, str) for t in translations)
     assert "i have forty-two cats .  =>  " in greedy.output
     beam = _invoke("run", "--run", str(run), "--beam", "3", "we see one dog .", "-", stdin=lines)
     assert beam.exit_code == 0, beam.output
-    assert len(_last_json(beam.output)["translations"]) == 3
+    assert len(last_json(beam.output)["translations"]) == 3
     beam_one = _invoke(
         "run", "--run", str(run), "--beam", "1", "we see one dog .", "-", stdin=lines
     )
-    assert _last_json(beam_one.output)["translations"] == translations
+    assert last_json(beam_one.output)["translations"] == translations
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dllab.core.cli.app import app
-from dllab.core.testing import assert_close_to_reference, assert_pngs
+from dllab.core.testing import assert_close_to_reference, assert_pngs, last_json
 
 runner = CliRunner()
 TINY = ["--samples", "400", "--epochs", "2", "--batch-size", "32", "--accelerator", "cpu"]
@@ -30,10 +30,6 @@ TOL = 1e-6
 
 def _invoke(*args):
     return runner.invoke(app, ["parallel", *args])
-
-
-def _last_json(output):
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _weights(path: Path) -> dict:
@@ -48,7 +44,7 @@ def single(tmp_path_factory):
     result = _invoke("train", "--strategy", "ddp", "--devices", "1", *TINY, "--runs-dir", str(runs))
     assert result.exit_code == 0, result.output
     run = runs / "parallel-train" / "version_0"
-    return _weights(run / "checkpoints" / "last.ckpt"), _last_json(result.output)
+    return _weights(run / "checkpoints" / "last.ckpt"), last_json(result.output)
 
 
 def _assert_same_training(weights, reference):
@@ -60,7 +56,7 @@ def _assert_same_training(weights, reference):
 def test_devices_lists_the_cpu_and_the_backends():
     result = _invoke("devices")
     assert result.exit_code == 0, result.output
-    found = _last_json(result.output)
+    found = last_json(result.output)
     assert found["devices"][0]["name"] == "cpu" and found["devices"][0]["memory_bytes"] > 0
     assert found["backends"]["gloo"] is True
     assert "torch.distributed backends: gloo yes" in result.output
@@ -123,7 +119,7 @@ def test_manual_strategy_equals_one_process(tmp_path, single):
     assert result.exit_code == 0, result.output
     run = runs / "parallel-train" / "version_0"
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert summary["ranks_agree"] is True and summary["processes"] == 2
     assert summary["val_acc"] == pytest.approx(reference_summary["val_acc"], abs=1e-6)
     _assert_same_training(_weights(run / "model.pt"), weights)

@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dllab.core.cli.app import app
+from dllab.core.testing import last_json
 
 runner = CliRunner()
 
@@ -24,10 +25,6 @@ def _plain(output):
     return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
 
 
-def _last_json(output):
-    return json.loads(output.strip().splitlines()[-1])
-
-
 def test_value_iteration_command(tmp_path):
     result = _invoke(
         "value-iteration", "--map", "8x8", "--gamma", "0.99", "--runs-dir", str(tmp_path)
@@ -35,7 +32,7 @@ def test_value_iteration_command(tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "rl-value-iteration" / "version_0"
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert round(summary["optimal_success_probability"], 2) == 0.91
     assert summary["converged"] and summary["iterations"] > 100
     assert 0.8 < summary["success_probability"] <= summary["optimal_success_probability"]
@@ -52,7 +49,7 @@ def test_value_iteration_on_a_custom_map_file(tmp_path):
     args = ["value-iteration", "--map", str(lake), "--no-slippery", "--max-steps", "4"]
     result = _invoke(*args, "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 0, result.output
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert summary["max_episode_steps"] == 4
     assert summary["success_probability"] == pytest.approx(1.0)
 
@@ -63,7 +60,7 @@ def test_q_learning_command_vectorized(tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "rl-q-learning" / "version_0"
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert summary["train_episodes"] == 10_000
     assert summary["eval_ci_low"] <= summary["eval_success_rate"] <= summary["eval_ci_high"]
     assert summary["exact_success_probability"] >= 0.70
@@ -78,7 +75,7 @@ def test_q_learning_command_gym(tmp_path):
     args = ["q-learning", "--no-slippery", "--gym", "--episodes", "200", "--gamma", "0.9"]
     result = _invoke(*args, "--eval-episodes", "20", "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert summary["eval_success_rate"] == 1.0 and summary["train_episodes"] == 200
     assert "gymnasium" in result.output
 
@@ -87,7 +84,7 @@ def test_q_learning_command_gym(tmp_path):
 def test_quick_default_run_meets_the_4x4_target_over_10000_gym_episodes(tmp_path):
     result = _invoke("q-learning", "--map", "4x4", "--quick", "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert summary["eval_episodes"] == 10_000
     assert summary["eval_success_rate"] >= 0.70
 
@@ -128,7 +125,7 @@ def test_undiscounted_value_iteration_prints_the_optimum_whatever_the_tolerance(
     args = ["value-iteration", "--map", "8x8", "--gamma", "1", "--tol", tol]
     result = _invoke(*args, "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    summary = _last_json(result.output)
+    summary = last_json(result.output)
     assert summary["plan_horizon"] == summary["max_episode_steps"] == 200
     assert round(summary["success_probability"], 4) == round(
         summary["optimal_success_probability"], 4

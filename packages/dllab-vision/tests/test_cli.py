@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dllab.core.cli.app import app
-from dllab.core.testing import assert_pngs
+from dllab.core.testing import assert_pngs, last_json
 
 runner = CliRunner()
 TINY = ["--samples", "40", "--epochs", "1", "--batch-size", "16", "--accelerator", "cpu"]
@@ -18,10 +18,6 @@ TINY = ["--samples", "40", "--epochs", "1", "--batch-size", "16", "--accelerator
 
 def _invoke(*args):
     return runner.invoke(app, ["vision", *args])
-
-
-def _last_json(output):
-    return json.loads(output.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +32,7 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder_and_prints_val_and_test_accuracy(trained):
     run, result = trained
     summary = json.loads((run / "summary.json").read_text())
-    assert _last_json(result.output) == summary
+    assert last_json(result.output) == summary
     assert {"val_acc", "test_acc", "test_worst_class_acc"} <= set(summary)
     assert "val_acc" in result.output and "test_acc" in result.output
     assert_pngs(run, ["curves.png", "confusion_matrix.png"])
@@ -60,7 +56,7 @@ def test_predict_prints_the_top_5_classes_and_warns_about_conversions(trained, t
     Image.fromarray(images[1].permute(1, 2, 0).numpy()).convert("L").resize((50, 40)).save(gray)
     result = _invoke("predict", "--run", str(run), str(rgb), str(gray))
     assert result.exit_code == 0, result.output
-    predictions = _last_json(result.output)["predictions"]
+    predictions = last_json(result.output)["predictions"]
     assert list(predictions) == [str(rgb), str(gray)]
     for ranked in predictions.values():
         probabilities = [p for _, p in ranked]
@@ -99,7 +95,7 @@ def test_augment_preview_of_a_dataset_sample_and_of_an_image(tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "vision-augment-preview" / "version_0"
     assert_pngs(run, ["augment_preview.png"])
-    assert _last_json(result.output)["source"].startswith("shapes sample")
+    assert last_json(result.output)["source"].startswith("shapes sample")
     photo = tmp_path / "photo.png"
     rgba = np.random.default_rng(0).integers(0, 256, (300, 200, 4), dtype=np.uint8)
     Image.fromarray(rgba, mode="RGBA").save(photo)
@@ -138,7 +134,7 @@ def test_train_on_a_cifar_fixture(cifar_root, tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "vision-train" / "version_0"
     assert_pngs(run, ["confusion_matrix.png"])
-    assert 0.0 <= _last_json(result.output)["test_acc"] <= 1.0, result.output[-1500:]
+    assert 0.0 <= last_json(result.output)["test_acc"] <= 1.0, result.output[-1500:]
 
 
 @pytest.mark.parametrize(

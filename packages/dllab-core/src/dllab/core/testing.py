@@ -5,12 +5,14 @@
 - ``assert_close_to_reference``: ``torch.testing``-style check that reports max abs/rel error.
 - ``run_script``: run a notebook or example file as ``__main__`` in a folder, quick mode on.
 - ``readme_examples`` / ``run_readme_example``: the ```python blocks of a README, run as scripts.
+- ``last_json``: the JSON summary line a command prints last.
 - ``assert_pngs``: the named plots exist and are real PNG files.
 - ``assert_imports_stay_light`` / ``assert_lazy_names``: a package's import cost contract.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
@@ -111,6 +113,11 @@ def run_readme_example(
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def last_json(output: str) -> Any:
+    """The JSON object on the last line of a command's output (the commands' summary line)."""
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def assert_pngs(folder: str | os.PathLike[str], names: list[str], min_bytes: int = 2000) -> None:
