@@ -100,7 +100,8 @@ class ResidualBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # x: (B, C_in, H, W)
         out = self.relu(self.bn1(self.conv1(x)))  # (B, C_out, H/stride, W/stride)
         out = self.bn2(self.conv2(out))
-        return self.relu(out + self.shortcut(x))
+        out += self.shortcut(x)  # in place, as torchvision: BatchNorm's backward keeps its input
+        return self.relu(out)
 
 
 def make_stem(stem: Stem, in_channels: int, width: int) -> nn.Sequential:
