@@ -137,6 +137,23 @@ def test_lean_loop_matches_lightning_hook_for_hook_with_any_validation_schedule(
         assert torch.equal(lean.callback_metrics[key], stock.callback_metrics[key]), key
 
 
+def test_a_fit_that_logs_nothing_per_step_logs_the_same_on_both_loops(tmp_path):
+    # the lean path skips the logger connector's per-batch collection while nothing is logged
+    runs = {}
+    for lean in (True, False):
+        torch.manual_seed(0)
+        trainer = quick_trainer(tmp_path / str(lean), max_epochs=2, lean_loop=lean,
+                                log_every_n_steps=2)  # fmt: skip
+        trainer.fit(BoringModel(), BoringDataModule(n=200, batch_size=32))
+        assert trainer.fit_loop.epoch_loop.lean_batches == (10 if lean else 0)
+        runs[lean] = trainer
+    assert _metrics(runs[True]) == _metrics(runs[False])
+    assert any(row["train_loss_step"] for row in _metrics(runs[True]))  # the module's own log
+    assert runs[True].logged_metrics.keys() == runs[False].logged_metrics.keys()
+    for key, value in runs[False].callback_metrics.items():
+        assert torch.equal(runs[True].callback_metrics[key], value), key
+
+
 def test_lean_checkpoints_hold_the_same_state_and_resume_on_either_loop(tmp_path):
     lean, _, _ = _fit(tmp_path / "lean", lean=True)
     stock, _, _ = _fit(tmp_path / "stock", lean=False)

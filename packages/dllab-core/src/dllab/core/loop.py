@@ -237,7 +237,7 @@ class LeanEpochLoop(_TrainingEpochLoop):
             batch = module._on_before_batch_transfer(batch, dataloader_idx=0)
             batch = trainer.strategy.batch_to_device(batch, dataloader_idx=0)
         progress.increment_ready()
-        trainer._logger_connector.on_batch_start(batch)
+        self._results_batch_start(batch)
         if batch is None:  # Lightning's rule: skip the step, still count the batch
             self._warning_cache.warn(
                 "train_dataloader yielded None. If this was on purpose, ignore."
@@ -327,12 +327,30 @@ class LeanEpochLoop(_TrainingEpochLoop):
         finally:
             module.automatic_optimization = False
 
+    def _results_batch_start(self, batch: Any) -> None:
+        """The logger connector's ``on_batch_start(batch)``, on this loop's own results.
+
+        Lightning reaches the same collection through ``trainer._results``, which asks the
+        trainer's state several times a batch.
+        """
+        connector = self.trainer._logger_connector
+        connector._first_loop_iter = connector._first_loop_iter is None
+        results = self._results
+        results.batch, results.batch_size, results.dataloader_idx = batch, None, None
+
     def _finish_batch(self, hooks: StepHooks, output: Any, batch: Any, batch_idx: int) -> None:
         trainer = self.trainer
         hooks("on_train_batch_end", output, batch, batch_idx)
-        trainer._logger_connector.on_batch_end()
+        connector, results = trainer._logger_connector, self._results
+        if results or trainer.fast_dev_run:  # something was logged: Lightning's own updates
+            connector.on_batch_end()
+            self.batch_progress.increment_completed()
+            connector.update_train_step_metrics()
+            return
+        # nothing logged in this epoch yet: the metrics Lightning would collect and send to
+        # the loggers are empty, so only the batch reference is dropped
+        results.batch, results.batch_size = None, None
         self.batch_progress.increment_completed()
-        trainer._logger_connector.update_train_step_metrics()
 
     def backward_and_step(self, loss: Tensor) -> None:
         """``zero_grad``, backward and one optimizer step, with Lightning's hooks and counters."""
