@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import typer
 
+from dllab.core.cli.options import apply_quick
+
 SENTIMENT_RUN, PRETRAIN_RUN = "nlp-sentiment-train", "nlp-bert-pretrain"
 LABELS = ("negative", "positive")
 ENCODER_FILES = {"word": "vocab.json", "wordpiece": "tokenizer.json"}
@@ -42,16 +44,6 @@ def read_texts(texts: Sequence[str], stdin: IO[str]) -> list[str]:
 
 
 # ---- sentiment train --------------------------------------------------------------------------
-def _apply_quick(options: dict[str, Any], quick_table: Mapping[str, Any]) -> bool:
-    from dllab.core.cli.options import quick_mode
-
-    quick = quick_mode(options["quick"])
-    if quick:
-        options.update(quick_table)
-    options["quick"] = quick
-    return quick
-
-
 def _training_command(run_name: str, options: Mapping[str, Any], limit: bool) -> Any:
     """The ``TrainingCommand`` of ``options``; ``limit``: a few batches per split only."""
     from dllab.core.cli.training import TrainingCommand
@@ -154,7 +146,7 @@ def sentiment_train_command(options: dict[str, Any]) -> dict[str, Any]:
     from dllab.nlp.sentiment import SentimentClassifier
 
     model_name, dataset = str(options["model"]), str(options["dataset"])
-    quick = _apply_quick(options, _quick_sentiment(model_name))
+    quick = apply_quick(options, _quick_sentiment(model_name))
     if options["from_pretrained"] is not None and model_name != "bert":
         raise typer.BadParameter("only --model bert starts from a pretraining run",
                                  param_hint="--from-pretrained")  # fmt: skip
@@ -309,7 +301,7 @@ def bert_pretrain_command(options: dict[str, Any]) -> dict[str, Any]:
     from dllab.nlp.pretraining import BERTPretrainData, BERTPretrainer
     from dllab.nlp.subword import train_tokenizer
 
-    quick = _apply_quick(options, _quick_pretrain())
+    quick = apply_quick(options, _quick_pretrain())
     real = options["corpus"] == "wikitext2"
     with _training_command(PRETRAIN_RUN, options, limit=quick and real) as run:
         L.seed_everything(options["seed"], verbose=False)

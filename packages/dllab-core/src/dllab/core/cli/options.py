@@ -130,15 +130,39 @@ def quick_mode(flag: bool = False) -> bool:
     return flag or env in {"1", "true", "yes", "on"}
 
 
+def given_options() -> set[str]:
+    """The parameters of the running command that the user set (command line or environment).
+
+    Empty outside a command (a call from Python): every option then counts as a default.
+    """
+    try:  # typer >= 0.2x carries its own copy of click; earlier releases depend on click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context  # type: ignore[no-redef]
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return set()
+    given = {"COMMANDLINE", "ENVIRONMENT"}  # click's ParameterSource names
+
+    def source(name: str) -> str | None:
+        found = ctx.get_parameter_source(name)
+        return None if found is None else found.name
+
+    return {name for name in ctx.params if source(name) in given}
+
+
 def apply_quick(options: dict[str, Any], settings: Mapping[str, Any]) -> bool:
     """Switch ``options`` to a command's ``--quick`` ``settings`` when quick mode is on.
 
-    Sets ``options["quick"]`` to whether it is (``--quick`` or ``DLLAB_QUICK``), so the run's
-    hparams.yaml records it; returns it.
+    An option the user gave (``--quick --epochs 12``) wins over the quick setting; the others
+    take it. Sets ``options["quick"]`` to whether quick mode is on (``--quick`` or
+    ``DLLAB_QUICK``), so the run's hparams.yaml records it; returns it.
     """
     quick = quick_mode(bool(options.get("quick", False)))
     if quick:
-        options.update(settings)
+        given = given_options()
+        options.update({key: value for key, value in settings.items() if key not in given})
     options["quick"] = quick
     return quick
 
