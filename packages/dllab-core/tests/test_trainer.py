@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -176,6 +177,19 @@ def test_without_a_logger_nothing_is_written_outside_a_run_folder(tmp_path, monk
     trainer.fit(BoringModel(), BoringDataModule())
     assert trainer.summary["epochs"] == 1 and trainer.summary["run_dir"] is None
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_without_a_logger_checkpoints_go_under_runs_dir_not_the_working_folder(
+    tmp_path, monkeypatch
+):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    trainer = quick_trainer(tmp_path, max_epochs=1, logger=False)
+    trainer.fit(BoringModel(), BoringDataModule())
+    assert list(work.iterdir()) == []
+    saved = Path(trainer.checkpoint_callback.last_model_path)
+    assert saved.is_relative_to(tmp_path / "runs") and saved.exists()
 
 
 class NoisyRows(torch.utils.data.Dataset):

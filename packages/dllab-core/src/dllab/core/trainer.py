@@ -127,6 +127,7 @@ class Trainer(L.Trainer):
             "enable_model_summary": progress_bar,
             "num_sanity_val_steps": 0,
             "log_every_n_steps": 50,
+            "default_root_dir": self.runs_dir,  # with logger=False, checkpoints go here too
             "accelerator": "auto",
             "devices": 1,
         }
