@@ -1,13 +1,16 @@
 """Trainer overhead: a hand-written loop vs plain Lightning vs dllab's Trainer.
 
 One MLP (784-256-10), 60,000 synthetic 784-dim samples, batch 256, SGD, CPU. Each contender
-trains from the same initial weights; runs are interleaved after a warm-up and the minimum
-epoch time of each is compared. A second pair times a training recipe: a per-step one-cycle
-schedule, Nesterov momentum and weight decay on the weight matrices only, as ``Module``
-options in dllab and written by hand in the raw loop. The last line is one JSON object of
-ratios.
+trains from the same initial weights; runs are interleaved after a warm-up, each compared pair
+back to back, and the minimum epoch time of each is compared (``*_over_raw``). A second pair
+times a training recipe: a per-step one-cycle schedule, Nesterov momentum and weight decay on
+the weight matrices only, as ``Module`` options in dllab and written by hand in the raw loop.
 
-    uv run python packages/dllab-core/benchmarks/bench_trainer.py [--repeats 7] [--epochs 2]
+The shared machine's speed drifts by 10-30% over seconds, so the JSON also carries
+``*_paired``: the median over rounds of the ratio of the two best epochs of one round (see
+``dllab.core.bench.paired_ratio``). The last line is one JSON object of ratios.
+
+    uv run python packages/dllab-core/benchmarks/bench_trainer.py [--repeats 9] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.data import DataLoader, TensorDataset
 
 from dllab.core import Classifier, TensorDataModule, Trainer
-from dllab.core.bench import interleaved, ratio
+from dllab.core.bench import interleaved, paired_ratio, ratio
 
 RECIPE = {
     "schedule": "onecycle",
@@ -177,13 +180,13 @@ def dllab_recipe(X, y, epochs: int, batch_size: int) -> list[float]:
     return dllab_trainer(X, y, epochs, batch_size, recipe=RECIPE)
 
 
-CONTENDERS = {
+CONTENDERS = {  # in this order in every round: each compared pair runs back to back
     "raw": raw_loop,
-    "lightning": plain_lightning,
     "dllab": dllab_trainer,
-    "dllab-stock-loop": dllab_stock_loop,
     "raw-recipe": raw_recipe_loop,
     "dllab-recipe": dllab_recipe,
+    "lightning": plain_lightning,
+    "dllab-stock-loop": dllab_stock_loop,
 }
 BASELINES = {"dllab-recipe": "raw-recipe", "raw-recipe": "raw-recipe"}  # else "raw"
 
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--samples", type=int, default=60_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -207,12 +210,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for fn in CONTENDERS.values():  # warm-up
         fn(X[: 4 * args.batch_size], y[: 4 * args.batch_size], 1, args.batch_size)
     samples: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    round_best: dict[str, list[float]] = {name: [] for name in CONTENDERS}  # one per round
     repeat = dict.fromkeys(CONTENDERS, 0)
 
     def timed(name: str):
         def run() -> None:
             times = CONTENDERS[name](X, y, args.epochs, args.batch_size)
             samples[name].extend(times)
+            round_best[name].append(min(times))
             shown = ", ".join(f"{t:.3f}s" for t in times)
             print(f"repeat {repeat[name]} {name:>16}: epoch times {shown}")
             repeat[name] += 1
@@ -224,11 +229,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name, t in best.items():
         base = BASELINES.get(name, "raw")
         print(f"{name:>16}: best epoch {t:.3f}s  ({t / best[base]:.3f}x {base})")
+    for name, base in (("dllab", "raw"), ("dllab-recipe", "raw-recipe")):
+        rounds = [a / b for a, b in zip(round_best[name], round_best[base], strict=True)]
+        print(f"{name} / {base} per round: " + " ".join(f"{r:.3f}" for r in rounds))
     ratios = {
         "lightning_over_raw": ratio(best, "lightning", "raw"),
         "dllab_over_raw": ratio(best, "dllab", "raw"),
         "dllab_stock_loop_over_raw": ratio(best, "dllab-stock-loop", "raw"),
         "dllab_recipe_over_raw": ratio(best, "dllab-recipe", "raw-recipe"),
+        "dllab_over_raw_paired": paired_ratio(round_best, "dllab", "raw"),
+        "dllab_recipe_over_raw_paired": paired_ratio(round_best, "dllab-recipe", "raw-recipe"),
         "dllab_help_seconds": round(help_seconds(), 3),
     }
     print(json.dumps(ratios))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dllab.core.bench import interleaved, ratio, report
+from dllab.core.bench import interleaved, paired_ratio, ratio, report
 
 
 def test_interleaved_runs_warmup_then_alternates(capsys):
@@ -27,3 +27,16 @@ def test_interleaved_runs_warmup_then_alternates(capsys):
 def test_bad_repeats_refused():
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         interleaved({"a": lambda: None}, repeats=0)
+
+
+def test_paired_ratio_is_the_median_of_the_per_round_ratios():
+    samples = {"ours": [1.1, 3.0, 1.2], "ref": [1.0, 1.0, 1.0]}  # round 1: a slow spell
+    assert paired_ratio(samples, "ours", "ref") == 1.2
+    assert ratio({k: min(v) for k, v in samples.items()}, "ours", "ref") == 1.1
+
+
+def test_paired_ratio_refuses_unpaired_samples():
+    with pytest.raises(ValueError, match="same number of rounds"):
+        paired_ratio({"a": [1.0, 2.0], "b": [1.0]}, "a", "b")
+    with pytest.raises(ValueError, match="same number of rounds"):
+        paired_ratio({"a": [], "b": []}, "a", "b")

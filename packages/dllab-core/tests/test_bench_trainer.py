@@ -15,11 +15,13 @@ def test_benchmark_runs_and_ends_with_a_json_line(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert json.loads(out[-1]) == ratios
     expected = {"lightning_over_raw", "dllab_over_raw", "dllab_stock_loop_over_raw"}
-    assert expected | {"dllab_recipe_over_raw"} <= set(ratios)
+    expected |= {"dllab_recipe_over_raw", "dllab_over_raw_paired", "dllab_recipe_over_raw_paired"}
+    assert expected <= set(ratios)
     assert all(value > 0 for value in ratios.values())
     assert any(line.strip().startswith("dllab: best epoch") for line in out)
     assert any(line.strip().startswith("dllab-recipe: best epoch") for line in out)
     assert sum("raw-recipe: epoch times" in line for line in out) == 1  # one repeat each
+    assert any(line.startswith("dllab / raw per round: ") for line in out)
 
 
 def test_the_raw_recipe_is_the_module_recipe_written_out(tmp_path):

@@ -29,7 +29,6 @@ import argparse
 import copy
 import json
 import os
-import statistics
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dllab.core.bench import interleaved, ratio, report
+from dllab.core.bench import interleaved, paired_ratio, ratio, report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -202,7 +201,7 @@ def bench_bert(args: argparse.Namespace) -> float:
         print(f"  {name:>12}: {tokens / seconds:9.0f} tokens/s (best round)")
     per_round = [t / d for t, d in zip(samples["torch"], samples["dllab"], strict=True)]
     print("  throughput ratio dllab/torch per round:", " ".join(f"{r:.3f}" for r in per_round))
-    return round(statistics.median(per_round), 3)
+    return paired_ratio(samples, "torch", "dllab")  # time ratio torch/dllab = throughput ratio
 
 
 # ---- 3. TextCNN training --------------------------------------------------------------------

@@ -6,12 +6,16 @@ warm-up, each sample is printed, and ratios compare the best samples::
     samples = interleaved({"dllab": run_ours, "torch": run_ref}, repeats=5)
     best = report("attention", samples)
     print(json.dumps({"ours_over_torch": ratio(best, "dllab", "torch")}))
+
+``ratio`` compares the best samples; ``paired_ratio`` takes the median of the ratios of the
+samples of each round, which a slow spell of the machine during one round cannot swing.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -56,3 +60,20 @@ def report(
 def ratio(best: Mapping[str, float], numerator: str, denominator: str, digits: int = 3) -> float:
     """``best[numerator] / best[denominator]``, rounded for the JSON line."""
     return round(best[numerator] / best[denominator], digits)
+
+
+def paired_ratio(
+    samples: Mapping[str, Sequence[float]], numerator: str, denominator: str, digits: int = 3
+) -> float:
+    """The median over rounds of ``samples[numerator][i] / samples[denominator][i]``.
+
+    For samples taken by ``interleaved`` (round ``i`` of each contender runs back to back), so
+    that both sides of each ratio saw the same state of the machine.
+    """
+    top, bottom = samples[numerator], samples[denominator]
+    if len(top) != len(bottom) or not top:
+        raise ValueError(
+            f"paired samples need the same number of rounds (at least one): {numerator!r} has "
+            f"{len(top)}, {denominator!r} has {len(bottom)}"
+        )
+    return round(statistics.median(a / b for a, b in zip(top, bottom, strict=True)), digits)

@@ -220,7 +220,8 @@ class LeanEpochLoop(_TrainingEpochLoop):
         if not self._lean or self.restarting:
             super().advance(data_fetcher)
             return
-        self.val_loop.restarting = False
+        if self.val_loop._restarting:  # the setter walks the loop's attributes: only if set
+            self.val_loop.restarting = False
         trainer = self.trainer
         module = trainer.lightning_module
         hooks = self._hooks
