@@ -60,8 +60,16 @@ def test_none_is_no_scheduler_and_bad_schedules_are_refused():
         make_scheduler("step", _sgd(), total_steps=10)
     with pytest.raises(ValueError, match="total_steps must be >= 1"):
         make_scheduler("cosine", _sgd(), total_steps=0)
-    with pytest.raises(ValueError, match="warmup_steps applies to schedule='cosine'"):
-        make_scheduler("onecycle", _sgd(), total_steps=10, warmup_steps=2)
+    with pytest.raises(ValueError, match="warmup_steps needs a schedule"):
+        make_scheduler("none", _sgd(), total_steps=10, warmup_steps=2)
+
+
+@pytest.mark.parametrize(("warmup", "peak"), [(0, 2), (1, 1), (2, 1), (4, 3)])
+def test_onecycle_peaks_at_the_end_of_its_warmup(warmup, peak):
+    """30% of 10 steps by default, else ``warmup_steps``; OneCycleLR divides by zero on a
+    one-step warm-up, so that one is lengthened to 2."""
+    lrs = _lrs(make_scheduler("onecycle", _sgd(), total_steps=10, warmup_steps=warmup), 10)
+    assert max(lrs) == pytest.approx(0.1) and lrs.index(max(lrs)) == peak
 
 
 def test_warmup_length_from_steps_or_fraction():

@@ -119,7 +119,7 @@ def test_a_few_steps_lower_the_loss():
     torch.manual_seed(0)
     model = Seq2SeqTransformer(lr=3e-3)
     src, lengths, tgt_in, tgt_out = make_reversal_data(512, seed=0)
-    optimizer = model.configure_optimizers()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)  # no Trainer: no schedule
     losses = []
     for step in range(40):
         batch = slice(64 * (step % 8), 64 * (step % 8 + 1))
@@ -166,3 +166,29 @@ def test_bad_config(kwargs, error, match):
 
 def test_lazy_names():
     assert_lazy_names(dllab.core.models)
+
+
+def test_trains_on_the_direct_step_with_modules_one_cycle_schedule(tmp_path):
+    """The schedule is ``Module``'s recipe (no override), so the lean loop runs every batch;
+    the learning rate peaks after 10% of the steps and ends near zero."""
+    from lightning.pytorch.callbacks import Callback
+
+    from dllab.core import TensorDataModule
+    from dllab.core.testing import quick_trainer
+
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(Seq2SeqConfig(**SMALL), lr=3e-3)
+    lrs: list[float] = []
+
+    class Record(Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    data = TensorDataModule(make_reversal_data(400, seed=0), batch_size=20, val_fraction=0.0)
+    trainer = quick_trainer(tmp_path, max_epochs=2, logger=False, checkpoint=False)
+    trainer.callbacks.append(Record())
+    trainer.fit(model, data)
+    assert trainer.fit_loop.epoch_loop.lean_batches == len(lrs) == 40
+    assert lrs.index(max(lrs)) == 3 and max(lrs) == pytest.approx(3e-3)  # step 4 of 40
+    assert lrs[-1] < 0.01 * max(lrs)
+    assert model.automatic_optimization  # the fit leaves the model as it came

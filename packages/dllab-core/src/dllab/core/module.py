@@ -72,7 +72,8 @@ class Module(L.LightningModule):
         schedule: learning-rate schedule stepped after every optimizer step: ``"none"``,
             ``"onecycle"`` (``OneCycleLR``) or ``"cosine"`` (linear warm-up, cosine decay to 0),
             over the run's ``trainer.estimated_stepping_batches``.
-        warmup_steps: linear warm-up steps of ``"cosine"``.
+        warmup_steps: steps up to the schedule's peak (``"cosine"``: linear warm-up, 0 by
+            default; ``"onecycle"``: 30% of the run by default).
         warmup_fraction: the warm-up as a fraction of the run's steps, in [0, 1); give this or
             ``warmup_steps``, not both.
         decay_norm_and_bias: ``False`` exempts biases and norm-layer parameters (every
@@ -115,10 +116,9 @@ class Module(L.LightningModule):
         )
         if self.warmup_steps and self.warmup_fraction:
             raise ValueError("give warmup_steps or warmup_fraction, not both")
-        if (self.warmup_steps or self.warmup_fraction) and schedule != "cosine":
+        if (self.warmup_steps or self.warmup_fraction) and schedule == "none":
             raise ValueError(
-                f"a warm-up applies to schedule='cosine', got schedule={schedule!r} "
-                "(onecycle warms up over its first 30% of steps)"
+                "a warm-up needs a schedule: schedule='onecycle' or 'cosine', got 'none'"
             )
         self.decay_norm_and_bias = decay_norm_and_bias
         self._epoch_loss = EpochLoss()

@@ -109,23 +109,29 @@ def make_scheduler(
 
     Args:
         name: ``"none"``, ``"onecycle"`` (``OneCycleLR`` peaking at each group's current lr
-            after 30% of the steps, learning rate only: momentum is left as set) or
-            ``"cosine"`` (``LambdaLR`` over ``WarmupCosine``).
+            after ``warmup_steps`` (at least 2), or after 30% of the steps if 0; learning rate only:
+            momentum is left as set) or ``"cosine"`` (``LambdaLR`` over ``WarmupCosine``).
         optimizer: the optimizer; each group's current ``lr`` is the peak.
         total_steps: the number of optimizer steps of the run.
-        warmup_steps: linear warm-up steps of ``"cosine"`` (must be 0 for the others).
+        warmup_steps: steps up to the peak (``"onecycle"``: cosine warm-up, ``"cosine"``:
+            linear); must be 0 for ``"none"``.
     """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {name!r}")
     if name == "none":
+        if warmup_steps:
+            raise ValueError("warmup_steps needs a schedule: 'onecycle' or 'cosine'")
         return None
     total_steps = check_positive_int(total_steps, "total_steps")
     warmup_steps = check_int(warmup_steps, "warmup_steps", min=0, max=total_steps - 1)
     if name == "onecycle":
-        if warmup_steps:
-            raise ValueError("warmup_steps applies to schedule='cosine' (onecycle has its own)")
         peaks = [group["lr"] for group in optimizer.param_groups]
-        return OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, cycle_momentum=False)
+        # OneCycleLR's default warm-up is 30% of the run; its warm-up needs at least 2 steps
+        pct_start = min(max(warmup_steps, 2), total_steps) / total_steps if warmup_steps else 0.3
+        return OneCycleLR(
+            optimizer, max_lr=peaks, total_steps=total_steps, pct_start=pct_start,
+            cycle_momentum=False,
+        )  # fmt: skip
     return LambdaLR(optimizer, WarmupCosine(warmup_steps, total_steps))
 
 

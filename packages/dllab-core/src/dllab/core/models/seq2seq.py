@@ -80,7 +80,8 @@ class Seq2SeqTransformer(Classifier):
 
     Args:
         config: a ``Seq2SeqConfig`` (or its dict).
-        lr: peak learning rate of the one-cycle schedule.
+        lr: peak learning rate of the one-cycle schedule (``Module``'s ``schedule="onecycle"``,
+            warming up over the first 10% of the steps, stepped after every batch).
         optimizer: ``"adam"`` by default.
     """
 
@@ -93,7 +94,13 @@ class Seq2SeqTransformer(Classifier):
         cfg = Seq2SeqConfig(**config) if isinstance(config, dict) else config or Seq2SeqConfig()
         if not isinstance(cfg, Seq2SeqConfig):
             raise TypeError(f"config must be a Seq2SeqConfig or a dict, got {type(cfg).__name__}")
-        super().__init__(num_classes=cfg.tgt_vocab_size, lr=lr, optimizer=optimizer)
+        super().__init__(
+            num_classes=cfg.tgt_vocab_size,
+            lr=lr,
+            optimizer=optimizer,
+            schedule="onecycle",
+            warmup_fraction=0.1,
+        )
         self.save_hyperparameters({"config": asdict(cfg), "lr": lr, "optimizer": optimizer})
         self.config = cfg
         d = cfg.d_model
@@ -113,21 +120,6 @@ class Seq2SeqTransformer(Classifier):
         with torch.no_grad():
             embedding.weight[self.config.pad_id].zero_()
         return embedding
-
-    def configure_optimizers(self) -> Any:
-        """The base optimizer with a one-cycle schedule (warm-up, then cosine decay) per step."""
-        optimizer = super().configure_optimizers()
-        trainer = self._trainer
-        if trainer is None:
-            return optimizer
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=self.lr,
-            total_steps=max(1, int(trainer.estimated_stepping_batches)),
-            pct_start=0.1,
-            cycle_momentum=False,
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def embed(self, tokens: Tensor, offset: int = 0, *, source: bool = False) -> Tensor:
         """Target ids (source ids with ``source=True``) ``(B, T)`` -> ``(B, T, d)``.
