@@ -32,7 +32,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.data import DataLoader, TensorDataset
 
 from dllab.core import Classifier, TensorDataModule, Trainer
-from dllab.core.bench import interleaved, paired_ratio, ratio
+from dllab.core.bench import interleaved, paired_ratio, ratio, round_ratios
 
 RECIPE = {
     "schedule": "onecycle",
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         base = BASELINES.get(name, "raw")
         print(f"{name:>16}: best epoch {t:.3f}s  ({t / best[base]:.3f}x {base})")
     for name, base in (("dllab", "raw"), ("dllab-recipe", "raw-recipe")):
-        rounds = [a / b for a, b in zip(round_best[name], round_best[base], strict=True)]
+        rounds = round_ratios(round_best, name, base)
         print(f"{name} / {base} per round: " + " ".join(f"{r:.3f}" for r in rounds))
     ratios = {
         "lightning_over_raw": ratio(best, "lightning", "raw"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dllab.core.bench import interleaved, paired_ratio, ratio, report
+from dllab.core.bench import interleaved, paired_ratio, ratio, report, round_ratios
 
 
 def test_interleaved_runs_warmup_then_alternates(capsys):
@@ -31,6 +31,7 @@ def test_bad_repeats_refused():
 
 def test_paired_ratio_is_the_median_of_the_per_round_ratios():
     samples = {"ours": [1.1, 3.0, 1.2], "ref": [1.0, 1.0, 1.0]}  # round 1: a slow spell
+    assert round_ratios(samples, "ours", "ref") == [1.1, 3.0, 1.2]
     assert paired_ratio(samples, "ours", "ref") == 1.2
     assert ratio({k: min(v) for k, v in samples.items()}, "ours", "ref") == 1.1
 

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dllab.core.bench import interleaved, paired_ratio, ratio, report
+from dllab.core.bench import interleaved, paired_ratio, ratio, report, round_ratios
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -199,7 +199,7 @@ def bench_bert(args: argparse.Namespace) -> float:
     best = report("  seconds per sample", samples, unit=1.0, unit_name="s")
     for name, seconds in best.items():
         print(f"  {name:>12}: {tokens / seconds:9.0f} tokens/s (best round)")
-    per_round = [t / d for t, d in zip(samples["torch"], samples["dllab"], strict=True)]
+    per_round = round_ratios(samples, "torch", "dllab")
     print("  throughput ratio dllab/torch per round:", " ".join(f"{r:.3f}" for r in per_round))
     return paired_ratio(samples, "torch", "dllab")  # time ratio torch/dllab = throughput ratio
 

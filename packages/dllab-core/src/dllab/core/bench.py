@@ -62,10 +62,10 @@ def ratio(best: Mapping[str, float], numerator: str, denominator: str, digits: i
     return round(best[numerator] / best[denominator], digits)
 
 
-def paired_ratio(
-    samples: Mapping[str, Sequence[float]], numerator: str, denominator: str, digits: int = 3
-) -> float:
-    """The median over rounds of ``samples[numerator][i] / samples[denominator][i]``.
+def round_ratios(
+    samples: Mapping[str, Sequence[float]], numerator: str, denominator: str
+) -> list[float]:
+    """``samples[numerator][i] / samples[denominator][i]`` for each round ``i``.
 
     For samples taken by ``interleaved`` (round ``i`` of each contender runs back to back), so
     that both sides of each ratio saw the same state of the machine.
@@ -76,4 +76,11 @@ def paired_ratio(
             f"paired samples need the same number of rounds (at least one): {numerator!r} has "
             f"{len(top)}, {denominator!r} has {len(bottom)}"
         )
-    return round(statistics.median(a / b for a, b in zip(top, bottom, strict=True)), digits)
+    return [a / b for a, b in zip(top, bottom, strict=True)]
+
+
+def paired_ratio(
+    samples: Mapping[str, Sequence[float]], numerator: str, denominator: str, digits: int = 3
+) -> float:
+    """The median of ``round_ratios``, rounded for the JSON line."""
+    return round(statistics.median(round_ratios(samples, numerator, denominator)), digits)

@@ -73,7 +73,8 @@ class Module(L.LightningModule):
             ``"onecycle"`` (``OneCycleLR``) or ``"cosine"`` (linear warm-up, cosine decay to 0),
             over the run's ``trainer.estimated_stepping_batches``.
         warmup_steps: steps up to the schedule's peak (``"cosine"``: linear warm-up, 0 by
-            default; ``"onecycle"``: 30% of the run by default).
+            default; ``"onecycle"``: 30% of the run by default, also when a ``warmup_fraction``
+            rounds to 0 steps in a very short run).
         warmup_fraction: the warm-up as a fraction of the run's steps, in [0, 1); give this or
             ``warmup_steps``, not both.
         decay_norm_and_bias: ``False`` exempts biases and norm-layer parameters (every

@@ -126,12 +126,16 @@ def make_scheduler(
     warmup_steps = check_int(warmup_steps, "warmup_steps", min=0, max=total_steps - 1)
     if name == "onecycle":
         peaks = [group["lr"] for group in optimizer.param_groups]
-        # OneCycleLR's default warm-up is 30% of the run; its warm-up needs at least 2 steps
-        pct_start = min(max(warmup_steps, 2), total_steps) / total_steps if warmup_steps else 0.3
+        # OneCycleLR's default warm-up is 30% of the run; a warm-up of one step divides by zero
+        # there, so it takes 2 (warmup_steps < total_steps, hence 2 <= total_steps)
+        pct_start = max(warmup_steps, 2) / total_steps if warmup_steps else 0.3
         return OneCycleLR(
-            optimizer, max_lr=peaks, total_steps=total_steps, pct_start=pct_start,
+            optimizer,
+            max_lr=peaks,
+            total_steps=total_steps,
+            pct_start=pct_start,
             cycle_momentum=False,
-        )  # fmt: skip
+        )
     return LambdaLR(optimizer, WarmupCosine(warmup_steps, total_steps))
 
 
