@@ -2,7 +2,8 @@
 
 One MLP (784-256-10), 60,000 synthetic 784-dim samples, batch 256, SGD, CPU. Each contender
 trains from the same initial weights; runs are interleaved after a warm-up, each compared pair
-back to back, and the minimum epoch time of each is compared (``*_over_raw``). A second pair
+back to back and in reverse order every other round (so that neither side always runs first),
+and the minimum epoch time of each is compared (``*_over_raw``). A second pair
 times a training recipe: a per-step one-cycle schedule, Nesterov momentum and weight decay on
 the weight matrices only, as ``Module`` options in dllab and written by hand in the raw loop.
 
@@ -180,7 +181,7 @@ def dllab_recipe(X, y, epochs: int, batch_size: int) -> list[float]:
     return dllab_trainer(X, y, epochs, batch_size, recipe=RECIPE)
 
 
-CONTENDERS = {  # in this order in every round: each compared pair runs back to back
+CONTENDERS = {  # this order, reversed every other round: each compared pair back to back
     "raw": raw_loop,
     "dllab": dllab_trainer,
     "raw-recipe": raw_recipe_loop,
@@ -224,7 +225,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         return run
 
-    interleaved({name: timed(name) for name in CONTENDERS}, repeats=args.repeats, warmup=0)
+    contenders = {name: timed(name) for name in CONTENDERS}
+    interleaved(contenders, repeats=args.repeats, warmup=0, alternate=True)
     best = {name: min(ts) for name, ts in samples.items()}
     for name, t in best.items():
         base = BASELINES.get(name, "raw")

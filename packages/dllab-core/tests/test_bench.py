@@ -24,6 +24,14 @@ def test_interleaved_runs_warmup_then_alternates(capsys):
     assert ratio(best, "a", "b") == 0.5
 
 
+def test_interleaved_can_alternate_which_contender_runs_first():
+    calls: list[str] = []
+    contenders = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    samples = interleaved(contenders, repeats=3, warmup=0, alternate=True)
+    assert calls == list("abccbaabc")
+    assert {k: len(v) for k, v in samples.items()} == dict.fromkeys("abc", 3)
+
+
 def test_bad_repeats_refused():
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         interleaved({"a": lambda: None}, repeats=0)

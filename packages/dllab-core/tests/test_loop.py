@@ -137,18 +137,31 @@ def test_lean_loop_matches_lightning_hook_for_hook_with_any_validation_schedule(
         assert torch.equal(lean.callback_metrics[key], stock.callback_metrics[key]), key
 
 
-def test_a_fit_that_logs_nothing_per_step_logs_the_same_on_both_loops(tmp_path):
-    # the lean path skips the logger connector's per-batch collection while nothing is logged
+class LogsOnOneBatch(BoringModel):
+    """Logs a step metric on the third batch of each epoch only."""
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if batch_idx == 2:
+            self.log("sparse", outputs["loss"], on_step=True, on_epoch=True)
+
+
+@pytest.mark.parametrize("model_class", [BoringModel, LogsOnOneBatch])
+def test_a_fit_that_logs_nothing_per_step_logs_the_same_on_both_loops(tmp_path, model_class):
+    # the lean path skips the logger connector's per-batch collection while nothing has been
+    # logged since the epoch's reset (every epoch, not only the first)
     runs = {}
     for lean in (True, False):
         torch.manual_seed(0)
-        trainer = quick_trainer(tmp_path / str(lean), max_epochs=2, lean_loop=lean,
+        trainer = quick_trainer(tmp_path / str(lean), max_epochs=3, lean_loop=lean,
                                 log_every_n_steps=2)  # fmt: skip
-        trainer.fit(BoringModel(), BoringDataModule(n=200, batch_size=32))
-        assert trainer.fit_loop.epoch_loop.lean_batches == (10 if lean else 0)
+        trainer.fit(model_class(), BoringDataModule(n=200, batch_size=32))
+        assert trainer.fit_loop.epoch_loop.lean_batches == (15 if lean else 0)
         runs[lean] = trainer
     assert _metrics(runs[True]) == _metrics(runs[False])
     assert any(row["train_loss_step"] for row in _metrics(runs[True]))  # the module's own log
+    if model_class is LogsOnOneBatch:  # logged late in each epoch, then repeated per step
+        steps = [int(row["step"]) for row in _metrics(runs[True]) if row.get("sparse_step")]
+        assert len(steps) > 3 and {step // 5 for step in steps} == {0, 1, 2}, steps
     assert runs[True].logged_metrics.keys() == runs[False].logged_metrics.keys()
     for key, value in runs[False].callback_metrics.items():
         assert torch.equal(runs[True].callback_metrics[key], value), key

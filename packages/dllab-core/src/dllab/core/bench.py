@@ -24,8 +24,13 @@ def interleaved(
     repeats: int = 3,
     inner: int = 1,
     warmup: int = 1,
+    alternate: bool = False,
 ) -> dict[str, list[float]]:
-    """Seconds per call of each contender: ``repeats`` samples of ``inner`` calls, in turn."""
+    """Seconds per call of each contender: ``repeats`` samples of ``inner`` calls, in turn.
+
+    With ``alternate``, every other round runs the contenders in reverse order (A B, B A, ...),
+    so that no contender always runs first, on a machine just left by the one before it.
+    """
     from dllab.core.checks import check_int, check_positive_int
 
     check_positive_int(repeats, "repeats")
@@ -35,8 +40,9 @@ def interleaved(
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
+    order = list(contenders.items())
+    for round_ in range(repeats):
+        for name, fn in reversed(order) if alternate and round_ % 2 else order:
             tic = time.perf_counter()
             for _ in range(inner):
                 fn()

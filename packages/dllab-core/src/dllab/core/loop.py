@@ -343,13 +343,14 @@ class LeanEpochLoop(_TrainingEpochLoop):
         trainer = self.trainer
         hooks("on_train_batch_end", output, batch, batch_idx)
         connector, results = trainer._logger_connector, self._results
-        if results or trainer.fast_dev_run:  # something was logged: Lightning's own updates
-            connector.on_batch_end()
+        if trainer.fast_dev_run or any(not item.has_reset for item in results.values()):
+            connector.on_batch_end()  # something was logged this epoch: Lightning's updates
             self.batch_progress.increment_completed()
             connector.update_train_step_metrics()
             return
-        # nothing logged in this epoch yet: the metrics Lightning would collect and send to
-        # the loggers are empty, so only the batch reference is dropped
+        # nothing logged since the results were last reset (every epoch start): the metrics
+        # Lightning would collect and send to the loggers are empty (its ``valid_items`` skips
+        # reset entries), so only the batch reference is dropped
         results.batch, results.batch_size = None, None
         self.batch_progress.increment_completed()
 
