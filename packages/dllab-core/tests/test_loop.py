@@ -396,3 +396,41 @@ def test_each_recipe_gives_lightnings_automatic_results_on_the_direct_step(tmp_p
     if not recipe.get("decay_norm_and_bias", True):
         decays = [g["weight_decay"] for g in lean.optimizers[0].param_groups]
         assert decays == [recipe["weight_decay"], 0.0]
+
+
+class PlateauPerStep(BoringModel):
+    """Lightning's own optimization, with a plateau schedule checked after every batch."""
+
+    def training_step(self, batch, batch_idx):
+        X, y = batch
+        loss = nn.functional.mse_loss(self(X), y)
+        self.log("flat", 1.0, on_step=True, on_epoch=False)  # never improves: lr halves
+        return loss
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": plateau, "interval": "step", "monitor": "flat"},
+        }
+
+
+def test_a_plateau_schedule_stepped_per_batch_steps_as_under_lightnings_trainer(tmp_path):
+    # the epoch loop skips Lightning's per-batch plateau update only when no plateau is there
+    fits = {}
+    for name in ("dllab", "lightning"):
+        torch.manual_seed(0)
+        model = PlateauPerStep()
+        if name == "dllab":
+            trainer = quick_trainer(tmp_path / name, max_epochs=2)
+        else:
+            trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
+                                default_root_dir=tmp_path / name)  # fmt: skip
+        trainer.fit(model, BoringDataModule(n=200, batch_size=32))
+        fits[name] = (trainer.optimizers[0].param_groups[0]["lr"], model)
+    (lr, model), (reference_lr, reference) = fits["dllab"], fits["lightning"]
+    assert lr == reference_lr < 0.1 * 0.5**5  # halved on most of the 10 steps
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b)

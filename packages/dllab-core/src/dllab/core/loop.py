@@ -311,9 +311,19 @@ class LeanEpochLoop(_TrainingEpochLoop):
             object.__setattr__(module, "_current_fx_name", previous)
 
     def update_lr_schedulers(self, interval: str, update_plateau_schedulers: bool) -> None:
-        """Lightning's update, skipped outright when the fit has no scheduler (every batch)."""
-        if self.trainer.lr_scheduler_configs:
-            super().update_lr_schedulers(interval, update_plateau_schedulers)
+        """Lightning's update, skipped outright when it would step no scheduler.
+
+        Lightning asks after every batch for the plateau schedulers only (and for the others
+        only where they are due); with none in the fit that call steps nothing, yet costs a
+        pass through the accumulation checks and, for a direct-step module, a switch to
+        automatic optimization and back.
+        """
+        configs = self.trainer.lr_scheduler_configs
+        if not configs:
+            return
+        if update_plateau_schedulers and not any(c.reduce_on_plateau for c in configs):
+            return  # Lightning's update skips every non-plateau scheduler on this call
+        super().update_lr_schedulers(interval, update_plateau_schedulers)
 
     def _update_learning_rates(self, interval: str, update_plateau_schedulers: bool) -> None:
         module = self.trainer.lightning_module
