@@ -59,6 +59,24 @@ def test_split_is_seeded_and_disjoint():
     assert torch.equal(again.val_tensors[1], val_y)
 
 
+def test_without_a_validation_split_training_reads_the_tensors_without_a_copy():
+    X, y = torch.randn(50, 3), torch.arange(50)
+    data = TensorDataModule((X, y), batch_size=16, val_fraction=0.0)
+    data.setup()
+    assert data.train_tensors[0] is X and data.train_tensors[1] is y
+    assert data.val_tensors is None and data.val_dataloader() == []
+    seen = torch.cat([batch_y for _, batch_y in data.train_dataloader()])
+    assert sorted(seen.tolist()) == list(range(50)) and seen.tolist() != list(range(50))
+
+
+@pytest.mark.parametrize("val_fraction", [0.0, 0.2])
+def test_tensors_of_different_lengths_are_refused_before_any_split(val_fraction):
+    data = TensorDataModule((torch.randn(10, 3), torch.arange(12)), val_fraction=val_fraction)
+    with pytest.raises(ValueError, match=r"same length, got \[10, 12\]"):
+        data.setup()
+    assert data.train_tensors is None and data.val_tensors is None
+
+
 def test_any_number_of_tensors_split_and_batch_together():
     ids, lens, y = torch.arange(40).view(20, 2), torch.arange(20), torch.arange(20) % 2
     data = TensorDataModule((ids, lens, y), batch_size=4, val_fraction=0.25, seed=1)

@@ -153,7 +153,8 @@ class TensorDataModule(DataModule):
 
     Subclasses implement ``build() -> (X, y)`` (or pass ``tensors``); ``val_fraction`` of the
     samples, chosen by ``seed``, are held out for validation. Any number of equally long
-    tensors works the same way, for example ``(ids, valid_lens, y)``.
+    tensors works the same way, for example ``(ids, valid_lens, y)``. With nothing held out,
+    training reads the tensors as given (no copy; the loader shuffles every epoch).
     """
 
     def __init__(
@@ -186,7 +187,13 @@ class TensorDataModule(DataModule):
         n = len(tensors[0])
         if n == 0:
             raise ValueError("dataset is empty: no samples to train on")
+        if any(len(t) != n for t in tensors):
+            sizes = [len(t) for t in tensors]
+            raise ValueError(f"all tensors must have the same length, got {sizes}")
         n_val = round(n * self.val_fraction)
+        if n_val == 0:  # nothing held out: train on the tensors as given, without a copy
+            self.train_tensors, self.val_tensors = tuple(tensors), None
+            return
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         val_idx, train_idx = order[:n_val], order[n_val:]
         self.train_tensors = tuple(t[train_idx] for t in tensors)
