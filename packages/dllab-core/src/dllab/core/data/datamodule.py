@@ -38,18 +38,24 @@ class DataModule(L.LightningDataModule):
         self.batch_size = batch_size
 
 
+def sample_count(tensors: Sequence[Tensor]) -> int:
+    """The common, nonzero length of ``tensors``; a ``ValueError`` naming the sizes if not."""
+    n = len(tensors[0])
+    if n == 0:
+        raise ValueError("dataset is empty: no samples to train on")
+    if any(len(t) != n for t in tensors):
+        sizes = [len(t) for t in tensors]
+        raise ValueError(f"all tensors must have the same length, got {sizes}")
+    return n
+
+
 class TensorBatches(Dataset):
     """Tensors of equal length indexed a whole batch at a time."""
 
     def __init__(self, *tensors: Tensor) -> None:
         if not tensors:
             raise ValueError("TensorBatches needs at least one tensor")
-        n = len(tensors[0])
-        if n == 0:
-            raise ValueError("dataset is empty: no samples to train on")
-        if any(len(t) != n for t in tensors):
-            sizes = [len(t) for t in tensors]
-            raise ValueError(f"all tensors must have the same length, got {sizes}")
+        sample_count(tensors)
         self.tensors = tensors
 
     def __len__(self) -> int:
@@ -184,12 +190,7 @@ class TensorDataModule(DataModule):
         if self.train_tensors is not None:
             return
         tensors = self.build()
-        n = len(tensors[0])
-        if n == 0:
-            raise ValueError("dataset is empty: no samples to train on")
-        if any(len(t) != n for t in tensors):
-            sizes = [len(t) for t in tensors]
-            raise ValueError(f"all tensors must have the same length, got {sizes}")
+        n = sample_count(tensors)
         n_val = round(n * self.val_fraction)
         if n_val == 0:  # nothing held out: train on the tensors as given, without a copy
             self.train_tensors, self.val_tensors = tuple(tensors), None
